@@ -1,0 +1,11 @@
+# The two commands of the README. Everything else lives in scripts/.
+.PHONY: dev test tools
+
+dev:
+	@scripts/dev.sh
+
+test:
+	@scripts/test.sh
+
+tools:
+	@scripts/tools.sh

@@ -1,0 +1,49 @@
+//! Request dispatch for the HTTP functions: route, call the endpoint, map errors. A function's
+//! `main` calls [`serve`] with its name and nothing else.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use lambda_http::{Request, service_fn};
+
+use crate::deps::Deps;
+use crate::error::{Error, Result};
+use crate::health;
+use crate::http::{self, HttpResponse};
+use crate::routes::{Endpoint, Function, ROUTES};
+
+/// Runs `function` on the Lambda runtime: tracing, configuration and clients once, then one
+/// dispatch per request.
+///
+/// # Errors
+/// Initialisation failed (invalid configuration) or the runtime stopped.
+pub async fn serve(function: Function) -> Result<(), lambda_http::Error> {
+    crate::telemetry::init();
+    let deps = Deps::init().await?;
+    tracing::info!(function = function.name(), "initialised");
+    lambda_http::run(service_fn(move |request| handle(function, deps.clone(), request))).await
+}
+
+/// Handles one request. Never fails at the Lambda level: every error becomes a JSON response.
+pub async fn handle(function: Function, deps: Arc<Deps>, request: Request) -> Result<HttpResponse, Infallible> {
+    Ok(dispatch(function, &deps, &request).await.unwrap_or_else(|error| http::error_response(&error)))
+}
+
+async fn dispatch(function: Function, deps: &Deps, request: &Request) -> Result<HttpResponse> {
+    let matched = http::route(function, request)?;
+    match matched.endpoint {
+        Endpoint::Health => {
+            let report = health::check(deps).await;
+            Ok(http::json(report.http_status(), &report))
+        }
+        // Routes whose issues are still open answer 501 until they ship.
+        other => Err(Error::NotImplemented(describe(other))),
+    }
+}
+
+fn describe(endpoint: Endpoint) -> String {
+    ROUTES
+        .iter()
+        .find(|r| r.endpoint == endpoint)
+        .map_or_else(|| format!("{endpoint:?}"), |r| format!("{} {}", r.method, r.path))
+}

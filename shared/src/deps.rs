@@ -1,0 +1,51 @@
+//! The resources every function builds once at init and borrows in each invocation.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::secrets::{CachedSecrets, SecretsManager};
+use crate::store::Store;
+
+#[derive(Debug)]
+pub struct Deps {
+    pub config: Config,
+    pub store: Store,
+    pub secrets: CachedSecrets<SecretsManager>,
+    /// One connection pool for every Metabase call of this sandbox.
+    pub http: reqwest::Client,
+}
+
+impl Deps {
+    /// Reads configuration, builds the AWS and HTTP clients, and warms the secret cache.
+    ///
+    /// # Errors
+    /// Configuration is missing or invalid, or the HTTP client cannot be built.
+    pub async fn init() -> Result<Arc<Self>> {
+        let deps = Self::build(Config::from_env()?, &crate::aws::load().await)?;
+        // Warm the cache during init (free on Lambda's init phase); a failure here is not fatal,
+        // the first request retries and /health reports it.
+        if let Err(error) = deps.secrets.get().await {
+            tracing::warn!(%error, "could not read the application secret at init");
+        }
+        Ok(Arc::new(deps))
+    }
+
+    /// Builds the clients for `config` without touching the network.
+    ///
+    /// # Errors
+    /// The HTTP client cannot be built.
+    pub fn build(config: Config, sdk: &aws_config::SdkConfig) -> Result<Self> {
+        let store = Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name);
+        let secrets = CachedSecrets::new(
+            SecretsManager::new(aws_sdk_secretsmanager::Client::new(sdk), &config.secret_id),
+            config.secrets_ttl,
+        );
+        let http = reqwest::Client::builder()
+            .timeout(config.metabase_timeout)
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .build()
+            .map_err(crate::error::Error::internal)?;
+        Ok(Self { config, store, secrets, http })
+    }
+}

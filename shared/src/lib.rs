@@ -1,0 +1,20 @@
+//! Tenantbase's shared library: everything the Lambda functions do lives here; each function's
+//! `main.rs` only wires it up.
+
+pub mod api;
+pub mod aws;
+pub mod bootstrap;
+pub mod clock;
+pub mod config;
+pub mod deps;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod ids;
+pub mod metabase;
+pub mod routes;
+pub mod secrets;
+pub mod store;
+pub mod telemetry;
+
+pub use error::{Error, Result};
