@@ -75,6 +75,13 @@ pub struct Config {
     pub token_audience: String,
     /// EventBridge bus for change events; `None` disables them.
     pub event_bus_name: Option<String>,
+    /// The analytics database bootstrap ensures is connected in Metabase (matched by name).
+    pub analytics_db_name: String,
+    pub analytics_db_engine: String,
+    /// Metabase `site-name` set at first-time setup.
+    pub metabase_site_name: String,
+    /// How long bootstrap waits for Metabase to become ready.
+    pub bootstrap_wait: Duration,
 }
 
 impl Config {
@@ -123,6 +130,10 @@ impl Config {
             token_issuer: non_empty(env, "TOKEN_ISSUER").unwrap_or_else(|| "tenantbase".to_owned()),
             token_audience: non_empty(env, "TOKEN_AUDIENCE").unwrap_or_else(|| "tenantbase-api".to_owned()),
             event_bus_name: non_empty(env, "EVENT_BUS_NAME"),
+            analytics_db_name: non_empty(env, "ANALYTICS_DB_NAME").unwrap_or_else(|| "analytics".to_owned()),
+            analytics_db_engine: non_empty(env, "ANALYTICS_DB_ENGINE").unwrap_or_else(|| "postgres".to_owned()),
+            metabase_site_name: non_empty(env, "METABASE_SITE_NAME").unwrap_or_else(|| "Tenantbase".to_owned()),
+            bootstrap_wait: Duration::from_secs(ranged::<u64>(env, "BOOTSTRAP_WAIT_SECONDS", 300, 0, 840)?),
         })
     }
 }

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::metabase::{Auth, MetabaseClient};
 use crate::secrets::{CachedSecrets, SecretsManager};
 use crate::store::Store;
 
@@ -45,7 +46,24 @@ impl Deps {
             .timeout(config.metabase_timeout)
             .connect_timeout(std::time::Duration::from_secs(3))
             .build()
-            .map_err(crate::error::Error::internal)?;
+            .map_err(Error::internal)?;
         Ok(Self { config, store, secrets, http })
+    }
+
+    /// A Metabase client with the given identity.
+    pub fn metabase(&self, auth: Auth) -> MetabaseClient {
+        MetabaseClient::new(self.http.clone(), self.config.metabase_url.clone(), auth)
+    }
+
+    /// A Metabase client authenticated with the admin API key from the secret.
+    ///
+    /// # Errors
+    /// The secret is unreadable, or bootstrap has not stored an API key yet (503: retry later).
+    pub async fn metabase_admin(&self) -> Result<MetabaseClient> {
+        let secrets = self.secrets.get().await?;
+        if secrets.metabase_api_key.expose().is_empty() {
+            return Err(Error::unavailable("metabase", "no Metabase API key in the secret yet: bootstrap has not run"));
+        }
+        Ok(self.metabase(Auth::ApiKey(secrets.metabase_api_key.clone())))
     }
 }

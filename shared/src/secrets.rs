@@ -62,6 +62,10 @@ pub struct AppSecrets {
     pub access_token_signing_key: SecretString,
     /// Server-to-server key of the SaaS backend (`X-Api-Key`); may choose tenant keys.
     pub operator_api_key: SecretString,
+    /// Connection `details` for the analytics database (host, port, dbname, user, password…),
+    /// used by bootstrap only when that database is not yet connected in Metabase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analytics_db_details: Option<Secret<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// Where secrets are read from and written to.
@@ -221,6 +225,7 @@ pub(crate) mod tests {
             embedding_secret_key: Secret::new("ab".repeat(32)),
             access_token_signing_key: Secret::new("signing-key-value-0123456789".into()),
             operator_api_key: Secret::new("operator-key-value-0123456789".into()),
+            analytics_db_details: None,
         }
     }
 

@@ -58,6 +58,7 @@ pub fn generate_secrets(admin_email: &str, admin_password: &str, operator_api_ke
         embedding_secret_key: Secret::new(random_hex(32)),
         access_token_signing_key: Secret::new(random_hex(32)),
         operator_api_key: Secret::new(operator_api_key.to_owned()),
+        analytics_db_details: None,
     }
 }
 

@@ -6,6 +6,11 @@ use std::sync::Arc;
 
 use lambda_http::{Request, service_fn};
 
+mod discovery;
+mod embed;
+mod signup;
+mod workspaces;
+
 use crate::deps::Deps;
 use crate::error::{Error, Result};
 use crate::health;
@@ -31,14 +36,21 @@ pub async fn handle(function: Function, deps: Arc<Deps>, request: Request) -> Re
 
 async fn dispatch(function: Function, deps: &Deps, request: &Request) -> Result<HttpResponse> {
     let matched = http::route(function, request)?;
-    match matched.endpoint {
-        Endpoint::Health => {
+    match function {
+        Function::Health => {
             let report = health::check(deps).await;
             Ok(http::json(report.http_status(), &report))
         }
-        // Routes whose issues are still open answer 501 until they ship.
-        other => Err(Error::NotImplemented(describe(other))),
+        Function::Signup => signup::handle(deps, matched, request).await,
+        Function::Workspaces => workspaces::handle(deps, matched, request).await,
+        Function::Discovery => discovery::handle(deps, matched, request).await,
+        Function::Embed => embed::handle(deps, matched, request).await,
     }
+}
+
+/// The answer of a route whose issue is still open: 501 until it ships.
+pub(crate) fn not_implemented(endpoint: Endpoint) -> Error {
+    Error::NotImplemented(describe(endpoint))
 }
 
 fn describe(endpoint: Endpoint) -> String {

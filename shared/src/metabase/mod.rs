@@ -1,0 +1,13 @@
+//! Talking to Metabase over HTTP (contract: `metabase-api.md`, cited §N).
+//!
+//! A thin typed client over reqwest rather than a third-party SDK: the crates on crates.io are
+//! either untyped (`serde_json::Value` everywhere) or lack the permission graphs, API keys and
+//! embedding settings this product depends on (README, dependency notes).
+
+mod client;
+mod health;
+pub mod types;
+
+pub use client::{Auth, MetabaseClient, MetabaseError, RetryPolicy};
+pub use health::{MetabaseHealth, probe_health};
+pub use types::*;
