@@ -4,7 +4,12 @@
 //! Tests run against the moto server that `scripts/test.sh` starts (it exports
 //! `AWS_ENDPOINT_URL`). Without it they fail loudly rather than skip.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
+use tenantbase::config::Config;
+use tenantbase::deps::Deps;
 use rand::RngExt;
 use tenantbase::secrets::{AppSecrets, Secret};
 use tenantbase::store::{Store, TABLE};
@@ -76,5 +81,53 @@ pub async fn ensure_secret(
         Ok(_) => Ok(true),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_exists_exception()) => Ok(false),
         Err(e) => Err(anyhow::Error::msg(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string())),
+    }
+}
+
+/// A complete, isolated stack for one test: a fresh in-process Metabase emulator, a fresh table
+/// and secret on moto, and the functions' `Deps` pointed at them.
+pub struct Stack {
+    pub emulator: metabase_emulator::RunningEmulator,
+    pub sdk: SdkConfig,
+    pub deps: Arc<Deps>,
+    pub secret_id: String,
+}
+
+/// The operator key every test stack's secret holds.
+pub const TEST_OPERATOR_KEY: &str = "test-operator-key-0123456789abcdef";
+pub const TEST_ADMIN_EMAIL: &str = "admin@tenantbase.test";
+pub const TEST_ADMIN_PASSWORD: &str = "Tb-admin-passw0rd-2026";
+
+impl Stack {
+    /// A fresh, not-yet-set-up Metabase emulator and empty AWS resources.
+    pub async fn new() -> Self {
+        Self::with_emulator(metabase_emulator::EmulatorConfig::default(), &[]).await
+    }
+
+    /// Like [`Stack::new`] with emulator knobs and extra environment for `Config`.
+    pub async fn with_emulator(config: metabase_emulator::EmulatorConfig, env: &[(&str, &str)]) -> Self {
+        let emulator = metabase_emulator::spawn(config).await.expect("start the Metabase emulator");
+        let sdk = sdk_config().await;
+        let store = fresh_table(&sdk).await;
+        let secret_id = unique_name("tb-secret");
+        let secrets = generate_secrets(TEST_ADMIN_EMAIL, TEST_ADMIN_PASSWORD, TEST_OPERATOR_KEY);
+        ensure_secret(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id, &secrets).await.expect("create secret");
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("TABLE_NAME".to_owned(), store.table().to_owned()),
+            ("SECRET_ID".to_owned(), secret_id.clone()),
+            ("METABASE_URL".to_owned(), emulator.base_url.clone()),
+            ("METABASE_SITE_URL".to_owned(), "https://analytics.example.test".to_owned()),
+            ("METABASE_TIMEOUT_SECONDS".to_owned(), "5".to_owned()),
+            ("BOOTSTRAP_WAIT_SECONDS".to_owned(), "20".to_owned()),
+        ]);
+        vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let config = Config::from_source(&vars).expect("test configuration");
+        let deps = Arc::new(Deps::build(config, &sdk).expect("deps"));
+        Self { emulator, sdk, deps, secret_id }
+    }
+
+    /// A raw HTTP client for the emulator's control routes (`/__emulator/...`).
+    pub fn emulator_url(&self, path: &str) -> String {
+        format!("{}{path}", self.emulator.base_url)
     }
 }
