@@ -2,19 +2,27 @@
 
 use std::sync::Arc;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metabase::{Auth, MetabaseClient};
 use crate::secrets::{CachedSecrets, SecretsManager};
 use crate::store::Store;
 
-#[derive(Debug)]
 pub struct Deps {
     pub config: Config,
     pub store: Store,
     pub secrets: CachedSecrets<SecretsManager>,
     /// One connection pool for every Metabase call of this sandbox.
     pub http: reqwest::Client,
+    /// Wall-clock time for token claims and lockouts; tests swap in a `ManualClock`.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Deps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deps").field("config", &self.config).field("store", &self.store).finish_non_exhaustive()
+    }
 }
 
 impl Deps {
@@ -47,7 +55,7 @@ impl Deps {
             .connect_timeout(std::time::Duration::from_secs(3))
             .build()
             .map_err(Error::internal)?;
-        Ok(Self { config, store, secrets, http })
+        Ok(Self { config, store, secrets, http, clock: Arc::new(SystemClock) })
     }
 
     /// A Metabase client with the given identity.

@@ -2,6 +2,7 @@
 //! `main.rs` only wires it up.
 
 pub mod api;
+pub mod auth;
 pub mod aws;
 pub mod bootstrap;
 pub mod clock;
@@ -11,10 +12,13 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod ids;
+pub mod lint;
 pub mod metabase;
 pub mod routes;
 pub mod secrets;
+pub mod signer;
 pub mod store;
 pub mod telemetry;
+pub mod users;
 
 pub use error::{Error, Result};

@@ -48,6 +48,17 @@ pub enum Endpoint {
     ListQuestions,
     EmbedDashboard,
     EmbedQuestion,
+    RefreshEmbedToken,
+    RevokeWorkspaceEmbeds,
+    RevokeDashboardEmbeds,
+    RevokeQuestionEmbeds,
+    RevokeMemberEmbeds,
+    RestoreMemberEmbeds,
+    EmbedUsage,
+    ListTemplates,
+    CreateDashboardFromTemplate,
+    UpgradeTemplateDashboard,
+    RegisterWorkspaceDatabase,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +95,22 @@ pub const ROUTES: &[Route] = &[
     route(F::Discovery, Method::GET, "/api/workspaces/{id}/questions", E::ListQuestions),
     route(F::Embed, Method::GET, "/api/workspaces/dashboards/{id}/embed", E::EmbedDashboard),
     route(F::Embed, Method::GET, "/api/workspaces/questions/{id}/embed", E::EmbedQuestion),
+    route(F::Embed, Method::POST, "/api/embed/token", E::RefreshEmbedToken),
+    route(F::Embed, Method::POST, "/api/workspaces/{id}/embeds/revoke", E::RevokeWorkspaceEmbeds),
+    route(F::Embed, Method::POST, "/api/workspaces/dashboards/{id}/embeds/revoke", E::RevokeDashboardEmbeds),
+    route(F::Embed, Method::POST, "/api/workspaces/questions/{id}/embeds/revoke", E::RevokeQuestionEmbeds),
+    route(F::Embed, Method::POST, "/api/workspaces/{id}/members/{user_id}/embeds/revoke", E::RevokeMemberEmbeds),
+    route(F::Embed, Method::DELETE, "/api/workspaces/{id}/members/{user_id}/embeds/revoke", E::RestoreMemberEmbeds),
+    route(F::Embed, Method::GET, "/api/workspaces/{id}/embed-usage", E::EmbedUsage),
+    route(F::Discovery, Method::GET, "/api/templates", E::ListTemplates),
+    route(F::Discovery, Method::POST, "/api/workspaces/{id}/dashboards", E::CreateDashboardFromTemplate),
+    route(
+        F::Discovery,
+        Method::POST,
+        "/api/workspaces/{id}/dashboards/{dashboard_id}/upgrade",
+        E::UpgradeTemplateDashboard,
+    ),
+    route(F::Workspaces, Method::POST, "/api/workspaces/{id}/database", E::RegisterWorkspaceDatabase),
 ];
 
 /// Path parameters captured by a match, in pattern order.

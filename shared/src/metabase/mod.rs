@@ -5,9 +5,13 @@
 //! embedding settings this product depends on (README, dependency notes).
 
 mod client;
+mod graphs;
 mod health;
 pub mod types;
+mod users;
 
 pub use client::{Auth, MetabaseClient, MetabaseError, RetryPolicy};
+pub use graphs::{CollectionCells, DataCells, Patched};
 pub use health::{MetabaseHealth, probe_health};
 pub use types::*;
+pub use users::MetabaseUser;

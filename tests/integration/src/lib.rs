@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use rand::RngExt;
 use tenantbase::config::Config;
 use tenantbase::deps::Deps;
-use rand::RngExt;
 use tenantbase::secrets::{AppSecrets, Secret};
 use tenantbase::store::{Store, TABLE};
 
@@ -124,6 +124,14 @@ impl Stack {
         let config = Config::from_source(&vars).expect("test configuration");
         let deps = Arc::new(Deps::build(config, &sdk).expect("deps"));
         Self { emulator, sdk, deps, secret_id }
+    }
+
+    /// A stack whose Metabase emulator has been set up by the real bootstrap (admin API key
+    /// stored in the secret, static embedding on, root closed).
+    pub async fn bootstrapped() -> Self {
+        let stack = Self::new().await;
+        tenantbase::bootstrap::reconcile(&stack.deps).await.expect("bootstrap converges on a fresh emulator");
+        stack
     }
 
     /// A raw HTTP client for the emulator's control routes (`/__emulator/...`).

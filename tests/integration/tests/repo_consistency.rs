@@ -16,7 +16,7 @@ fn repo_file(relative: &str) -> String {
 fn template_table() -> Value {
     let template: Value = serde_yaml::from_str(&repo_file("infra/template.yaml")).expect("template parses");
     let resources = template["Resources"].as_mapping().expect("Resources");
-    let tables: Vec<_> = resources.values().filter(|r| r["Type"] == Value::from("AWS::DynamoDB::Table")).collect();
+    let tables: Vec<_> = resources.values().filter(|r| r["Type"] == "AWS::DynamoDB::Table").collect();
     assert_eq!(tables.len(), 1, "exactly one DynamoDB table in infra/template.yaml");
     tables[0]["Properties"].clone()
 }
@@ -51,7 +51,7 @@ fn template_table_matches_the_shared_definition() {
     for index in TABLE.indexes {
         let declared = indexes
             .iter()
-            .find(|i| i["IndexName"] == Value::from(index.name))
+            .find(|i| i["IndexName"] == index.name)
             .unwrap_or_else(|| panic!("template lacks index {}", index.name));
         assert_eq!(
             key_schema(&declared["KeySchema"]),
