@@ -59,7 +59,7 @@ start_moto() {
   if port_in_use "$port"; then
     echo "port $port is in use: stop what runs there or set AWS_EMULATOR_PORT" >&2; return 1
   fi
-  start_child "$log" moto_server -H 127.0.0.1 -p "$port"
+  start_child "$log" python3 "$ROOT/tools/aws_emulator.py" -H 127.0.0.1 -p "$port"
   wait_for_http "http://127.0.0.1:$port/moto-api/" 30 "$LAST_PID" || { cat "$log" >&2; return 1; }
 }
 

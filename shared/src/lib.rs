@@ -20,5 +20,6 @@ pub mod signer;
 pub mod store;
 pub mod telemetry;
 pub mod users;
+pub mod workspaces;
 
 pub use error::{Error, Result};

@@ -41,10 +41,12 @@ async fn dispatch(function: Function, deps: &Deps, request: &Request) -> Result<
             let report = health::check(deps).await;
             Ok(http::json(report.http_status(), &report))
         }
-        Function::Signup => signup::handle(deps, matched, request).await,
-        Function::Workspaces => workspaces::handle(deps, matched, request).await,
-        Function::Discovery => discovery::handle(deps, matched, request).await,
-        Function::Embed => embed::handle(deps, matched, request).await,
+        // Boxed: handler futures are large (sagas with many awaits), and on the heap they
+        // cannot overflow a small thread stack.
+        Function::Signup => Box::pin(signup::handle(deps, matched, request)).await,
+        Function::Workspaces => Box::pin(workspaces::handle(deps, matched, request)).await,
+        Function::Discovery => Box::pin(discovery::handle(deps, matched, request)).await,
+        Function::Embed => Box::pin(embed::handle(deps, matched, request)).await,
     }
 }
 

@@ -62,6 +62,49 @@ pub async fn authenticate<B>(deps: &Deps, request: &http::Request<B>) -> Result<
     Ok(Principal { user_id: claims.sub, claims })
 }
 
+/// Who is calling a route that both end users and the SaaS backend may call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// An end user with a valid bearer token.
+    User(Principal),
+    /// The SaaS backend, with `X-Api-Key: <operator key>`: trusted to choose tenant keys and to
+    /// act on any workspace.
+    Operator,
+}
+
+impl Caller {
+    pub fn user_id(&self) -> Option<UserId> {
+        match self {
+            Self::User(principal) => Some(principal.user_id),
+            Self::Operator => None,
+        }
+    }
+}
+
+/// Authenticates a request by its operator key (`X-Api-Key`) when it has one, else by its bearer
+/// token. A wrong operator key is a 401, never a fallback to the bearer token.
+///
+/// # Errors
+/// 401 for a wrong operator key or a bad bearer token; 503 when the secret is unreadable.
+pub async fn caller<B>(deps: &Deps, request: &http::Request<B>) -> Result<Caller> {
+    let Some(key) = request.headers().get("x-api-key") else {
+        return authenticate(deps, request).await.map(Caller::User);
+    };
+    let secrets = deps.secrets.get().await?;
+    let expected = secrets.operator_api_key.expose().as_bytes();
+    if !expected.is_empty() && constant_time_eq(key.as_bytes(), expected) {
+        Ok(Caller::Operator)
+    } else {
+        Err(Error::Unauthorized("the X-Api-Key is not valid".to_owned()))
+    }
+}
+
+/// Compares without an early exit, so the time taken does not reveal how much of a guessed key
+/// was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +114,14 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(http::header::AUTHORIZATION, http::HeaderValue::from_bytes(value).unwrap());
         headers
+    }
+
+    #[test]
+    fn keys_compare_only_when_equal() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"a"));
     }
 
     #[test]

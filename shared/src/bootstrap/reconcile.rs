@@ -52,7 +52,7 @@ pub async fn reconcile(deps: &Deps) -> Result<Report> {
     let mut report = Report::default();
     for attempt in 0..RUN_ATTEMPTS {
         report.attempts = attempt + 1;
-        match run_once(deps, &mut report).await {
+        match Box::pin(run_once(deps, &mut report)).await {
             Ok(()) => return Ok(report),
             Err(error @ (Error::Upstream { .. } | Error::Unavailable { .. })) if attempt + 1 < RUN_ATTEMPTS => {
                 tracing::warn!(%error, attempt, "bootstrap step failed; retrying the run");
@@ -102,7 +102,12 @@ async fn run_once(deps: &Deps, report: &mut Report) -> Result<()> {
     let all_users = find_group(&groups, PermissionGroup::is_all_users, "All Users")?;
     close_root_collection(&admin, all_users, report).await?;
     restrict_query_creation(&admin, all_users, database, report).await?;
-    Ok(())
+    let mut changes = Vec::new();
+    let result = Box::pin(crate::workspaces::provision::reconcile_all(deps, &mut changes)).await;
+    for change in changes {
+        report.changed(change);
+    }
+    result
 }
 
 /// Metabase accepts only 64 lowercase hex characters (§7) and answers anything else with a 500;

@@ -24,6 +24,13 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
     }
 }
 
+/// `204 No Content`.
+pub fn no_content() -> HttpResponse {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
 fn fallback() -> HttpResponse {
     let mut response = Response::new(Body::Text(r#"{"error":"internal_error","message":"internal error"}"#.to_owned()));
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;

@@ -7,11 +7,13 @@
 mod client;
 mod graphs;
 mod health;
+mod tenancy;
 pub mod types;
 mod users;
 
 pub use client::{Auth, MetabaseClient, MetabaseError, RetryPolicy};
 pub use graphs::{CollectionCells, DataCells, Patched};
 pub use health::{MetabaseHealth, probe_health};
+pub use tenancy::{Collection, GroupMember};
 pub use types::*;
 pub use users::MetabaseUser;

@@ -120,7 +120,20 @@ pub async fn sign_up(deps: &Deps, account: NewAccount) -> Result<User> {
     };
     tracing::info!(user = %user.id, "account created");
     user.metabase_user_id = link_metabase(deps, &user).await;
+    accept_invitations(deps, &user).await;
     Ok(user)
+}
+
+/// Pending workspace invitations of the account's email become memberships. A failure leaves
+/// them pending; the next login tries again.
+async fn accept_invitations(deps: &Deps, user: &User) {
+    match crate::workspaces::members::accept_invitations(deps, user).await {
+        Ok(accepted) if !accepted.is_empty() => {
+            tracing::info!(user = %user.id, count = accepted.len(), "workspace invitations accepted");
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(user = %user.id, %error, "invitations not accepted yet; the next login retries"),
+    }
 }
 
 /// Verifies credentials and issues an access token. Unknown emails and wrong passwords get the
@@ -152,6 +165,7 @@ pub async fn log_in(deps: &Deps, raw_email: &str, password: &SecretString) -> Re
     if user.metabase_user_id.is_none() {
         link_metabase(deps, &user).await;
     }
+    accept_invitations(deps, &user).await;
     let settings = crate::auth::token_settings(deps).await?;
     let issued = token::issue(&settings, deps.clock.as_ref(), user.id)?;
     tracing::info!(user = %user.id, jti = %issued.claims.jti, "access token issued");

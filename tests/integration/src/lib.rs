@@ -106,6 +106,11 @@ impl Stack {
 
     /// Like [`Stack::new`] with emulator knobs and extra environment for `Config`.
     pub async fn with_emulator(config: metabase_emulator::EmulatorConfig, env: &[(&str, &str)]) -> Self {
+        // `RUST_LOG=info cargo test …` shows the functions' logs for a failing test.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let emulator = metabase_emulator::spawn(config).await.expect("start the Metabase emulator");
         let sdk = sdk_config().await;
         let store = fresh_table(&sdk).await;
@@ -137,5 +142,117 @@ impl Stack {
     /// A raw HTTP client for the emulator's control routes (`/__emulator/...`).
     pub fn emulator_url(&self, path: &str) -> String {
         format!("{}{path}", self.emulator.base_url)
+    }
+}
+
+/// Calls the functions in-process with real API Gateway HTTP API (v2) events, the way Lambda
+/// would invoke them.
+pub mod api {
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+    use tenantbase::deps::Deps;
+    use tenantbase::routes::{Function, ROUTES};
+
+    /// One response: status, headers and the JSON body (or `Value::Null` when empty).
+    #[derive(Debug, Clone)]
+    pub struct Reply {
+        pub status: u16,
+        pub headers: http::HeaderMap,
+        pub body: Value,
+    }
+
+    /// The function that serves `method path`, from the route table.
+    pub fn function_for(method: &str, path: &str) -> Function {
+        ROUTES
+            .iter()
+            .filter(|r| r.method.as_str() == method)
+            .find(|r| {
+                tenantbase::routes::resolve(r.function, &r.method, path.split('?').next().unwrap_or(path))
+                    != tenantbase::routes::RouteMatch::NotFound
+            })
+            .map_or(Function::Health, |r| r.function)
+    }
+
+    /// Builds an API Gateway v2 event (the shape of `events/*/*.json`).
+    pub fn event(method: &str, path_and_query: &str, headers: &[(&str, &str)], body: Option<&str>) -> String {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let mut header_map = serde_json::Map::new();
+        header_map.insert("host".into(), json!("api.tenantbase.test"));
+        for (name, value) in headers {
+            header_map.insert(name.to_lowercase(), json!(value));
+        }
+        let mut event = json!({
+            "version": "2.0",
+            "routeKey": format!("{method} {path}"),
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": header_map,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "testapi",
+                "domainName": "api.tenantbase.test",
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "tests"},
+                "requestId": uuid::Uuid::new_v4().to_string(),
+                "routeKey": format!("{method} {path}"),
+                "stage": "$default",
+                "time": "22/Nov/2026:03:12:01 +0000",
+                "timeEpoch": 1795403521000u64
+            },
+            "isBase64Encoded": false
+        });
+        if !query.is_empty() {
+            let params: serde_json::Map<String, Value> =
+                url_pairs(query).into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+            event["queryStringParameters"] = Value::Object(params);
+        }
+        if let Some(body) = body {
+            event["body"] = json!(body);
+        }
+        event.to_string()
+    }
+
+    fn url_pairs(query: &str) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    }
+
+    /// Sends one request through the function that serves it.
+    pub async fn call(
+        deps: &Arc<Deps>,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        let request = lambda_http::request::from_str(&event(method, path, headers, body)).expect("valid event");
+        let function = function_for(method, path);
+        let response = tenantbase::api::handle(function, deps.clone(), request).await.expect("infallible");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.body().to_vec();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        Reply { status, headers, body }
+    }
+
+    /// A JSON request with a bearer token.
+    pub async fn as_user(deps: &Arc<Deps>, token: &str, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let auth = format!("Bearer {token}");
+        let text = body.map(|b| b.to_string());
+        call(deps, method, path, &[("authorization", &auth), ("content-type", "application/json")], text.as_deref())
+            .await
+    }
+
+    /// Signs up `email` and logs in; returns (user id, access token).
+    pub async fn sign_up(deps: &Arc<Deps>, email: &str) -> (String, String) {
+        let body = json!({"email": email, "password": "Correct-horse-42", "first_name": "Test", "last_name": "User"});
+        let reply =
+            call(deps, "POST", "/auth/signup", &[("content-type", "application/json")], Some(&body.to_string())).await;
+        assert_eq!(reply.status, 201, "signup {email}: {:?}", reply.body);
+        let id = reply.body["id"].as_str().unwrap().to_owned();
+        let login = json!({"email": email, "password": "Correct-horse-42"});
+        let reply =
+            call(deps, "POST", "/auth/login", &[("content-type", "application/json")], Some(&login.to_string())).await;
+        assert_eq!(reply.status, 200, "login {email}: {:?}", reply.body);
+        (id, reply.body["access_token"].as_str().unwrap().to_owned())
     }
 }
