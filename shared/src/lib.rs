@@ -12,6 +12,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod ids;
+pub mod items;
 pub mod lint;
 pub mod metabase;
 pub mod routes;

@@ -236,6 +236,8 @@ async fn create(deps: &Deps, caller: &Caller, request: &Request) -> Result<HttpR
         created_at: now.clone(),
         updated_at: now,
         version: 0,
+        embeds_revoked_until: None,
+        embed_appearance: None,
     };
     let expires = deps.clock.unix_seconds() + IDEMPOTENCY_TTL_SECONDS;
     let workspace =

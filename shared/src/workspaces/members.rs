@@ -230,7 +230,7 @@ async fn set_role_unlocked(deps: &Deps, workspace: &Workspace, user: UserId, rol
     if current.role == Role::Owner && owners(deps, workspace).await? <= 1 {
         return Err(Error::conflict("last_owner", "the last owner cannot be demoted; make someone else owner first"));
     }
-    let updated = Member::new(workspace.id, user, role, current.created_at.clone());
+    let updated = current.with_role(role);
     if !role.in_metabase_group() {
         resync(deps, workspace, Some((user, Some(role)))).await?;
     }

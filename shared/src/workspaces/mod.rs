@@ -94,6 +94,13 @@ pub struct Workspace {
     pub updated_at: String,
     /// Optimistic-concurrency counter: every save is conditional on it.
     pub version: u64,
+    /// Workspace-scope embed revocation: mints and refreshes are refused, and discovery does
+    /// not re-publish, until this time (Unix seconds).
+    #[serde(default)]
+    pub embeds_revoked_until: Option<i64>,
+    /// Default appearance of this workspace's embeds (overridable per request).
+    #[serde(default)]
+    pub embed_appearance: Option<crate::signer::Appearance>,
 }
 
 impl Workspace {
@@ -164,6 +171,9 @@ pub struct Member {
     pub user_id: UserId,
     pub role: Role,
     pub created_at: String,
+    /// User-scope embed revocation: this member's mints and refreshes are refused until lifted.
+    #[serde(default)]
+    pub embeds_revoked: bool,
 }
 
 impl Member {
@@ -177,7 +187,13 @@ impl Member {
             user_id,
             role,
             created_at,
+            embeds_revoked: false,
         }
+    }
+
+    /// The same membership with another role (everything else kept).
+    pub fn with_role(&self, role: Role) -> Self {
+        Self { role, ..self.clone() }
     }
 }
 
@@ -282,6 +298,14 @@ pub async fn idempotent_workspace(store: &Store, key: &str) -> Result<Option<Wor
 /// DynamoDB failed.
 pub async fn tenant_key_taken(store: &Store, tenant_key: &str) -> Result<bool> {
     Ok(store.get::<Guard>(&format!("TENANT#{tenant_key}"), "TENANT").await?.is_some())
+}
+
+/// Reads a `WS#<id>/META` item fetched by another module's batch.
+///
+/// # Errors
+/// The item is not a workspace record.
+pub fn meta_from_item(item: Item) -> Result<Workspace> {
+    Ok(from_item::<MetaItem>(item)?.workspace)
 }
 
 /// # Errors

@@ -1,0 +1,332 @@
+//! Discovered dashboards and questions: the records discovery writes and the embed signer
+//! reads.
+//!
+//! Items live in their workspace's partition (`WS#<ws>/DASH#<metabase id>` and
+//! `WS#<ws>/CARD#<metabase id>`), so listing a workspace's items is one query, and the record
+//! id clients use (`<workspace id>.<metabase id>`, see [`ItemRef`]) names the partition: the
+//! embed route can fetch the workspace, the caller's membership and the item in one
+//! `BatchGetItem` from the path and the token alone.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::str::FromStr;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::ids::{MetabaseCollectionId, UserId, WorkspaceId};
+use crate::lint::{EmbedParamMode, ParameterSummary};
+use crate::store::{Item as RawItem, Store, from_item, keys, sdk_error, to_item};
+use crate::workspaces::{self, META, Member, Workspace, member_sk, workspace_pk};
+
+/// Dashboard or question (Metabase calls questions "cards" in its API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    Dashboard,
+    Question,
+}
+
+impl ItemKind {
+    fn sk_prefix(self) -> &'static str {
+        match self {
+            Self::Dashboard => "DASH#",
+            Self::Question => "CARD#",
+        }
+    }
+}
+
+/// Our id of an item: `<workspace id>.<metabase id>`; the kind comes from the route
+/// (`/dashboards/{id}` or `/questions/{id}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ItemRef {
+    pub workspace_id: WorkspaceId,
+    pub kind: ItemKind,
+    pub metabase_id: u64,
+}
+
+impl ItemRef {
+    pub fn new(workspace_id: WorkspaceId, kind: ItemKind, metabase_id: u64) -> Self {
+        Self { workspace_id, kind, metabase_id }
+    }
+
+    /// Parses the id of a route of `kind`.
+    ///
+    /// # Errors
+    /// 404 (not 400: a malformed id names nothing, and must not be distinguishable from an id
+    /// the caller may not see).
+    pub fn parse(kind: ItemKind, raw: &str) -> Result<Self> {
+        let not_found = || Error::NotFound(format!("{} not found", kind.label()));
+        let (workspace, metabase) = raw.split_once('.').ok_or_else(not_found)?;
+        let workspace_id = WorkspaceId::from_str(workspace).map_err(|_| not_found())?;
+        let metabase_id = metabase.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(not_found)?;
+        Ok(Self { workspace_id, kind, metabase_id })
+    }
+
+    pub fn sk(&self) -> String {
+        format!("{}{}", self.kind.sk_prefix(), self.metabase_id)
+    }
+}
+
+impl ItemKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Dashboard => "dashboard",
+            Self::Question => "question",
+        }
+    }
+}
+
+impl fmt::Display for ItemRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.workspace_id, self.metabase_id)
+    }
+}
+
+/// Whether an item may be embedded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// Passed the isolation lint and is published in Metabase with the tenant slug locked.
+    Embeddable,
+    /// Failed the lint (see `reason`); un-published in Metabase.
+    Quarantined,
+    /// Deleted, archived or moved out of the workspace's collection.
+    Removed,
+}
+
+/// A discovered item as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    pub workspace_id: WorkspaceId,
+    pub kind: ItemKind,
+    pub metabase_id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub collection_id: Option<MetabaseCollectionId>,
+    pub status: ItemStatus,
+    /// Why it is quarantined (each failed check, naming the card), or removed.
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub parameters: Vec<ParameterSummary>,
+    /// The whitelist published in Metabase (tenant slug locked, the rest enabled).
+    #[serde(default)]
+    pub embedding_params: BTreeMap<String, EmbedParamMode>,
+    /// Metabase's `updated_at` when last linted: an unchanged value means no detail fetch.
+    pub metabase_updated_at: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Item-scope revocation: mints refused until this time (Unix seconds).
+    #[serde(default)]
+    pub revoked_until: Option<i64>,
+}
+
+impl ItemRecord {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        item: ItemRef,
+        name: String,
+        collection_id: Option<MetabaseCollectionId>,
+        status: ItemStatus,
+        reason: Option<String>,
+        parameters: Vec<ParameterSummary>,
+        embedding_params: BTreeMap<String, EmbedParamMode>,
+        metabase_updated_at: String,
+        now: String,
+    ) -> Self {
+        Self {
+            pk: workspace_pk(item.workspace_id),
+            sk: item.sk(),
+            workspace_id: item.workspace_id,
+            kind: item.kind,
+            metabase_id: item.metabase_id,
+            name,
+            collection_id,
+            status,
+            reason,
+            parameters,
+            embedding_params,
+            metabase_updated_at,
+            created_at: now.clone(),
+            updated_at: now,
+            revoked_until: None,
+        }
+    }
+
+    pub fn item_ref(&self) -> ItemRef {
+        ItemRef::new(self.workspace_id, self.kind, self.metabase_id)
+    }
+
+    pub fn is_embeddable(&self) -> bool {
+        self.status == ItemStatus::Embeddable
+    }
+}
+
+/// The item as clients see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemView {
+    pub id: String,
+    pub workspace_id: WorkspaceId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metabase_dashboard_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metabase_card_id: Option<u64>,
+    pub name: String,
+    pub status: ItemStatus,
+    pub reason: Option<String>,
+    pub is_public: bool,
+    pub parameters: Vec<ParameterSummary>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&ItemRecord> for ItemView {
+    fn from(item: &ItemRecord) -> Self {
+        let (dashboard, card) = match item.kind {
+            ItemKind::Dashboard => (Some(item.metabase_id), None),
+            ItemKind::Question => (None, Some(item.metabase_id)),
+        };
+        Self {
+            id: item.item_ref().to_string(),
+            workspace_id: item.workspace_id,
+            metabase_dashboard_id: dashboard,
+            metabase_card_id: card,
+            name: item.name.clone(),
+            status: item.status,
+            reason: item.reason.clone(),
+            is_public: item.is_embeddable(),
+            parameters: item.parameters.clone(),
+            created_at: item.created_at.clone(),
+            updated_at: item.updated_at.clone(),
+        }
+    }
+}
+
+/// # Errors
+/// DynamoDB failed.
+pub async fn get(store: &Store, item: ItemRef) -> Result<Option<ItemRecord>> {
+    store.get(&workspace_pk(item.workspace_id), &item.sk()).await
+}
+
+/// The items of one kind in a workspace (one query, all pages), ordered by Metabase id.
+///
+/// # Errors
+/// DynamoDB failed.
+pub async fn list(store: &Store, workspace: WorkspaceId, kind: ItemKind) -> Result<Vec<ItemRecord>> {
+    let mut found = Vec::new();
+    let mut start: Option<RawItem> = None;
+    loop {
+        let output = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", AttributeValue::S(workspace_pk(workspace)))
+            .expression_attribute_values(":prefix", AttributeValue::S(kind.sk_prefix().to_owned()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        for item in output.items.unwrap_or_default() {
+            found.push(from_item::<ItemRecord>(item)?);
+        }
+        match output.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => break,
+        }
+    }
+    found.sort_by_key(|i| i.metabase_id);
+    Ok(found)
+}
+
+/// Writes records in batches of 25 (DynamoDB's limit), retrying unprocessed ones.
+///
+/// # Errors
+/// DynamoDB failed or kept items unprocessed.
+pub async fn put_all(store: &Store, records: &[ItemRecord]) -> Result<()> {
+    for chunk in records.chunks(25) {
+        let mut requests = chunk
+            .iter()
+            .map(|record| {
+                let put = PutRequest::builder().set_item(Some(to_item(record)?)).build().map_err(Error::internal)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for attempt in 0..6u32 {
+            let output = store
+                .client()
+                .batch_write_item()
+                .request_items(store.table(), requests)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            requests = output.unprocessed_items.and_then(|mut u| u.remove(store.table())).unwrap_or_default();
+            if requests.is_empty() {
+                break;
+            }
+            if attempt == 5 {
+                return Err(Error::unavailable("dynamodb", "items stayed unprocessed"));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50 * 2u64.pow(attempt))).await;
+        }
+    }
+    Ok(())
+}
+
+/// The three records the embed hot path needs — the workspace, the caller's membership and the
+/// item — in one `BatchGetItem`.
+///
+/// # Errors
+/// DynamoDB failed.
+pub async fn with_access(
+    store: &Store,
+    item: ItemRef,
+    user: UserId,
+) -> Result<(Option<Workspace>, Option<Member>, Option<ItemRecord>)> {
+    let pk = workspace_pk(item.workspace_id);
+    let key = |sk: String| {
+        HashMap::from([
+            (keys::PK.to_owned(), AttributeValue::S(pk.clone())),
+            (keys::SK.to_owned(), AttributeValue::S(sk)),
+        ])
+    };
+    let request = KeysAndAttributes::builder()
+        .keys(key(META.to_owned()))
+        .keys(key(member_sk(user)))
+        .keys(key(item.sk()))
+        // Strongly consistent: a revocation or quarantine must stop mints at once.
+        .consistent_read(true)
+        .build()
+        .map_err(Error::internal)?;
+    let mut pending = HashMap::from([(store.table().to_owned(), request)]);
+    let mut items = Vec::new();
+    for _ in 0..5 {
+        let output =
+            store.client().batch_get_item().set_request_items(Some(pending.clone())).send().await.map_err(sdk_error)?;
+        items.extend(output.responses.and_then(|mut r| r.remove(store.table())).unwrap_or_default());
+        match output.unprocessed_keys.filter(|u| !u.is_empty()) {
+            Some(unprocessed) => pending = unprocessed,
+            None => break,
+        }
+    }
+    let (mut workspace, mut member, mut record) = (None, None, None);
+    for raw in items {
+        let sk = raw.get(keys::SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        if sk == META {
+            workspace = Some(workspaces::meta_from_item(raw)?);
+        } else if sk.starts_with("MEMBER#") {
+            member = Some(from_item::<Member>(raw)?);
+        } else {
+            record = Some(from_item::<ItemRecord>(raw)?);
+        }
+    }
+    Ok((workspace, member, record))
+}
