@@ -54,7 +54,7 @@ fi
 export METABASE_URL
 export METABASE_SITE_URL=${METABASE_SITE_URL:-$METABASE_URL}
 
-step "table and secret"
+step "table, secret and bootstrap"
 target/debug/devstack
 
 step "functions (cargo lambda watch) on 127.0.0.1:$API_PORT"
@@ -82,8 +82,7 @@ echo "Tenantbase API: http://127.0.0.1:$API_PORT"
 echo "Metabase: $METABASE_URL (admin login: $METABASE_ADMIN_EMAIL / password from METABASE_ADMIN_PASSWORD)"
 echo "AWS emulator: $AWS_ENDPOINT_URL (table $TABLE_NAME, secret $SECRET_ID); logs in .dev/"
 if [[ "$health" != *'"status":"ok"'* ]]; then
-  echo "health is not green yet: $health"
-  echo "(Metabase is not set up until bootstrap runs; see the README status list.)"
+  echo "health is not green: $health"
 fi
 echo "Ctrl-C stops everything."
 wait "$watch_pid"

@@ -17,6 +17,8 @@ pub struct Deps {
     pub http: reqwest::Client,
     /// Wall-clock time for token claims and lockouts; tests swap in a `ManualClock`.
     pub clock: Arc<dyn Clock>,
+    /// Change events (discovery), used only when `config.event_bus_name` is set.
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl std::fmt::Debug for Deps {
@@ -55,7 +57,8 @@ impl Deps {
             .connect_timeout(std::time::Duration::from_secs(3))
             .build()
             .map_err(Error::internal)?;
-        Ok(Self { config, store, secrets, http, clock: Arc::new(SystemClock) })
+        let events = aws_sdk_eventbridge::Client::new(sdk);
+        Ok(Self { config, store, secrets, http, clock: Arc::new(SystemClock), events })
     }
 
     /// A Metabase client with the given identity.

@@ -8,6 +8,8 @@ pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod deps;
+pub mod discovery;
+pub mod embed;
 pub mod error;
 pub mod health;
 pub mod http;

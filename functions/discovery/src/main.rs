@@ -1,8 +1,7 @@
-//! The `discovery` Lambda function; its routes and logic live in the shared crate.
-
-use tenantbase::routes::Function;
+//! The `discovery` Lambda function: HTTP routes and the scheduled sweep in one binary; its logic
+//! lives in the shared crate.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tenantbase::api::serve(Function::Discovery).await
+    tenantbase::discovery::serve().await
 }

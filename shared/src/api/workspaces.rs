@@ -16,6 +16,7 @@ use crate::http::request::{self, JsonFields};
 use crate::http::{HttpResponse, Matched, json, no_content};
 use crate::ids::{MetabaseCollectionId, MetabaseGroupId, UserId, WorkspaceId};
 use crate::routes::Endpoint;
+use crate::signer::Appearance;
 use crate::users;
 use crate::workspaces::members::{self, Added, MemberView};
 use crate::workspaces::{self, Inserted, Role, Status, Workspace, provision};
@@ -60,6 +61,8 @@ pub struct WorkspaceView {
     pub failure_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_appearance: Option<Appearance>,
     pub created_at: String,
 }
 
@@ -78,6 +81,7 @@ impl From<&Workspace> for WorkspaceView {
             is_active: w.is_active(),
             failure_reason: w.failure_reason.clone(),
             role: None,
+            embed_appearance: w.embed_appearance.clone(),
             created_at: w.created_at.clone(),
         }
     }
@@ -275,7 +279,7 @@ async fn create(deps: &Deps, caller: &Caller, request: &Request) -> Result<HttpR
 async fn update(deps: &Deps, access: Access, request: &Request) -> Result<HttpResponse> {
     access.require(Role::Editor, "rename a workspace")?;
     let body = request::json_object(request)?;
-    if let Some(key) = body.0.keys().find(|k| !matches!(k.as_str(), "name" | "description")) {
+    if let Some(key) = body.0.keys().find(|k| !matches!(k.as_str(), "name" | "description" | "embed_appearance")) {
         return Err(Error::bad_request("invalid_field", format!("{key} cannot be changed here")));
     }
     let mut workspace = access.workspace;
@@ -288,6 +292,9 @@ async fn update(deps: &Deps, access: Access, request: &Request) -> Result<HttpRe
     if body.0.contains_key("description") {
         workspace.description = description(&body)?;
     }
+    if let Some(raw) = body.0.get("embed_appearance") {
+        workspace.embed_appearance = embed_appearance(raw)?;
+    }
     if let Some(collection) = workspace.metabase_collection_id
         && workspace.metabase_collection_name.as_deref() != Some(workspace.name.as_str())
     {
@@ -299,6 +306,17 @@ async fn update(deps: &Deps, access: Access, request: &Request) -> Result<HttpRe
         .await?
         .ok_or_else(|| Error::conflict("concurrent_update", "the workspace changed meanwhile; retry"))?;
     Ok(json(StatusCode::OK, &WorkspaceView::from(&saved)))
+}
+
+/// The workspace's default embed appearance: an object of the embed hash options (unknown keys
+/// and values outside the allowed set refused), or `null` to clear it.
+fn embed_appearance(raw: &serde_json::Value) -> Result<Option<Appearance>> {
+    if raw.is_null() {
+        return Ok(None);
+    }
+    serde_json::from_value(raw.clone())
+        .map(Some)
+        .map_err(|e| Error::bad_request("invalid_appearance", format!("embed_appearance is not accepted: {e}")))
 }
 
 async fn delete(deps: &Deps, access: Access) -> Result<HttpResponse> {

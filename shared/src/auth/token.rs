@@ -24,6 +24,9 @@ pub struct Claims {
     pub aud: String,
     /// Unique per token, so one token can later be revoked or audited on its own.
     pub jti: String,
+    /// Never issued by Tenantbase; honoured when present so a token cannot be post-dated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 /// What a signer and a verifier agree on: the key from the secret, issuer and audience from
@@ -69,6 +72,7 @@ pub fn issue(settings: &TokenSettings, clock: &dyn Clock, user: UserId) -> Resul
         iss: settings.issuer.clone(),
         aud: settings.audience.clone(),
         jti: uuid::Uuid::new_v4().simple().to_string(),
+        nbf: None,
     };
     let token =
         jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &EncodingKey::from_secret(signing_key(settings)?))
@@ -100,7 +104,7 @@ pub fn verify(settings: &TokenSettings, clock: &dyn Clock, token: &str) -> Resul
         return Err(Error::Unauthorized("the access token has expired".to_owned()));
     }
     // A token issued in the future was not issued by us with this clock.
-    if claims.iat > now + 60 || claims.iat > claims.exp {
+    if claims.iat > now + 60 || claims.iat > claims.exp || claims.nbf.is_some_and(|nbf| nbf > now + 60) {
         return Err(Error::Unauthorized("the access token is not valid".to_owned()));
     }
     Ok(claims)

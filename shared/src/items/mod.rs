@@ -125,6 +125,11 @@ pub struct ItemRecord {
     /// Item-scope revocation: mints refused until this time (Unix seconds).
     #[serde(default)]
     pub revoked_until: Option<i64>,
+    /// Dashboards: Metabase's `updated_at` of each card (and series card) on it when last linted,
+    /// keyed by card id. Editing a card does not touch its dashboard's `updated_at`, so this is
+    /// how a card edit that drops the tenant filter still gets the dashboard re-linted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub card_versions: BTreeMap<String, String>,
 }
 
 impl ItemRecord {
@@ -156,6 +161,7 @@ impl ItemRecord {
             created_at: now.clone(),
             updated_at: now,
             revoked_until: None,
+            card_versions: BTreeMap::new(),
         }
     }
 
@@ -247,6 +253,23 @@ pub async fn list(store: &Store, workspace: WorkspaceId, kind: ItemKind) -> Resu
     Ok(found)
 }
 
+/// Every dashboard and question record of a workspace (one query, all pages), ordered by kind and
+/// Metabase id.
+///
+/// # Errors
+/// DynamoDB failed.
+pub async fn list_workspace(store: &Store, workspace: WorkspaceId) -> Result<Vec<ItemRecord>> {
+    let mut found = Vec::new();
+    for raw in workspaces::partition(store, workspace).await? {
+        let sk = raw.get(keys::SK).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_default();
+        if sk.starts_with(ItemKind::Dashboard.sk_prefix()) || sk.starts_with(ItemKind::Question.sk_prefix()) {
+            found.push(from_item::<ItemRecord>(raw)?);
+        }
+    }
+    found.sort_by_key(|i| (i.kind, i.metabase_id));
+    Ok(found)
+}
+
 /// Writes records in batches of 25 (DynamoDB's limit), retrying unprocessed ones.
 ///
 /// # Errors
@@ -329,4 +352,34 @@ pub async fn with_access(
         }
     }
     Ok((workspace, member, record))
+}
+
+/// Sets an item's `revoked_until` (item-scope embed revocation) with one conditional
+/// `UpdateItem`, so a concurrent discovery write of the other fields is not overwritten. Returns
+/// the updated record, `None` when there is no such record.
+///
+/// # Errors
+/// DynamoDB failed.
+pub async fn set_revoked_until(store: &Store, item: ItemRef, until: i64) -> Result<Option<ItemRecord>> {
+    let result = store
+        .client()
+        .update_item()
+        .table_name(store.table())
+        .set_key(Some(HashMap::from([
+            (keys::PK.to_owned(), AttributeValue::S(workspace_pk(item.workspace_id))),
+            (keys::SK.to_owned(), AttributeValue::S(item.sk())),
+        ])))
+        .update_expression("SET #until = :until")
+        .condition_expression("attribute_exists(#pk)")
+        .expression_attribute_names("#until", "revoked_until")
+        .expression_attribute_names("#pk", keys::PK)
+        .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+        .send()
+        .await;
+    match result {
+        Ok(output) => output.attributes.map(from_item::<ItemRecord>).transpose(),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(None),
+        Err(e) => Err(sdk_error(e)),
+    }
 }

@@ -5,6 +5,7 @@
 //! embedding settings this product depends on (README, dependency notes).
 
 mod client;
+mod content;
 mod graphs;
 mod health;
 mod tenancy;

@@ -82,6 +82,12 @@ where
     if retryable { Error::unavailable("dynamodb", detail) } else { Error::upstream("dynamodb", detail) }
 }
 
+/// The table's secondary indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    Gsi1,
+}
+
 /// The table handle every store module builds on.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -187,6 +193,88 @@ impl Store {
                     })
                     .unwrap_or(false);
                 if condition_failed { Ok(WriteOutcome::ConditionFailed) } else { Err(sdk_error(e)) }
+            }
+        }
+    }
+
+    /// Reads the given `(PK, SK)` keys with `BatchGetItem` (100 keys per call), retrying
+    /// unprocessed keys. Missing items are simply absent from the result.
+    ///
+    /// # Errors
+    /// DynamoDB failed or kept keys unprocessed.
+    pub async fn batch_get(&self, keys: &[(String, String)], consistent: bool) -> Result<Vec<Item>> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut request = KeysAndAttributes::builder().consistent_read(consistent);
+            for (pk, sk) in chunk {
+                request = request.keys(Self::key(pk, sk));
+            }
+            let mut pending = HashMap::from([(self.table.clone(), request.build().map_err(Error::internal)?)]);
+            for attempt in 0..6u32 {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(pending.clone()))
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                found.extend(output.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+                match output.unprocessed_keys.filter(|u| !u.is_empty()) {
+                    Some(unprocessed) if attempt < 5 => {
+                        pending = unprocessed;
+                        tokio::time::sleep(std::time::Duration::from_millis(25 << attempt)).await;
+                    }
+                    Some(_) => return Err(Error::unavailable("dynamodb", "keys stayed unprocessed")),
+                    None => break,
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every item of one partition, all pages: of the table (`index: None`, key `PK`) or of an
+    /// index (its partition key attribute), optionally only sort keys starting with a prefix.
+    ///
+    /// # Errors
+    /// DynamoDB failed.
+    pub async fn query_partition(
+        &self,
+        index: Option<Index>,
+        partition: &str,
+        sk_prefix: Option<&str>,
+    ) -> Result<Vec<Item>> {
+        let (pk_name, sk_name) = match index {
+            None => (keys::PK, keys::SK),
+            Some(Index::Gsi1) => (keys::GSI1PK, keys::GSI1SK),
+        };
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_names("#pk", pk_name)
+                .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
+                .set_exclusive_start_key(start);
+            query = match sk_prefix {
+                Some(prefix) => query
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", sk_name)
+                    .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned())),
+                None => query.key_condition_expression("#pk = :pk"),
+            };
+            query = match index {
+                // Index reads are eventually consistent by nature; table reads are strong.
+                Some(Index::Gsi1) => query.index_name(keys::GSI1),
+                None => query.consistent_read(true),
+            };
+            let output = query.send().await.map_err(sdk_error)?;
+            found.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(found),
             }
         }
     }

@@ -17,7 +17,7 @@ use crate::auth::lockout::Attempts;
 use crate::error::{Error, Result};
 use crate::ids::{MetabaseUserId, UserId};
 use crate::secrets::SecretString;
-use crate::store::{Condition, Item, Store, WriteOutcome, keys, sdk_error};
+use crate::store::{Condition, Index, Item, Store, WriteOutcome, keys, sdk_error};
 
 const PROFILE: &str = "PROFILE";
 const EMAIL: &str = "EMAIL";
@@ -313,34 +313,17 @@ pub async fn clear_attempts(store: &Store, email: &str) -> Result<()> {
 /// # Errors
 /// DynamoDB failed.
 pub async fn memberships(store: &Store, id: UserId) -> Result<Vec<Membership>> {
+    let items = store.query_partition(Some(Index::Gsi1), &user_pk(id), Some("WS#")).await?;
     let mut found = Vec::new();
-    let mut start: Option<Item> = None;
-    loop {
-        let output = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .index_name(keys::GSI1)
-            .key_condition_expression("#gpk = :gpk")
-            .expression_attribute_names("#gpk", keys::GSI1PK)
-            .expression_attribute_values(":gpk", AttributeValue::S(user_pk(id)))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        for item in output.items() {
-            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-            let Some(workspace_id) = text(keys::PK).and_then(|pk| pk.strip_prefix("WS#").map(ToOwned::to_owned)) else {
-                continue;
-            };
-            if !text(keys::SK).is_some_and(|sk| sk.starts_with("MEMBER#")) {
-                continue;
-            }
-            found.push(Membership { workspace_id, role: text("role") });
+    for item in items {
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        let Some(workspace_id) = text(keys::PK).and_then(|pk| pk.strip_prefix("WS#").map(ToOwned::to_owned)) else {
+            continue;
+        };
+        if !text(keys::SK).is_some_and(|sk| sk.starts_with("MEMBER#")) {
+            continue;
         }
-        start = output.last_evaluated_key().cloned();
-        if start.is_none() {
-            return Ok(found);
-        }
+        found.push(Membership { workspace_id, role: text("role") });
     }
+    Ok(found)
 }

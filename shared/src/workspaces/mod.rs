@@ -16,12 +16,12 @@ pub mod provision;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ids::{MetabaseCollectionId, MetabaseGroupId, UserId, WorkspaceId};
-use crate::store::{Condition, Item, Store, WriteOutcome, from_item, keys, sdk_error, to_item};
+use crate::store::{Condition, Index, Item, Store, WriteOutcome, from_item, keys, sdk_error, to_item};
 
 pub const META: &str = "META";
 const WORKSPACES_INDEX_PK: &str = "WORKSPACES";
@@ -366,37 +366,12 @@ pub async fn get_with_member(
     id: WorkspaceId,
     user: UserId,
 ) -> Result<(Option<Workspace>, Option<Member>)> {
-    let key = |sk: String| {
-        HashMap::from([
-            (keys::PK.to_owned(), AttributeValue::S(workspace_pk(id))),
-            (keys::SK.to_owned(), AttributeValue::S(sk)),
-        ])
-    };
-    let request = KeysAndAttributes::builder()
-        .keys(key(META.to_owned()))
-        .keys(key(member_sk(user)))
-        .consistent_read(true)
-        .build()
-        .map_err(Error::internal)?;
-    let mut pending = HashMap::from([(store.table().to_owned(), request)]);
-    let mut items: Vec<Item> = Vec::new();
-    // Unprocessed keys are rare (throttling) but must be retried, not dropped.
-    for _ in 0..5 {
-        let output =
-            store.client().batch_get_item().set_request_items(Some(pending.clone())).send().await.map_err(sdk_error)?;
-        if let Some(found) = output.responses.and_then(|mut r| r.remove(store.table())) {
-            items.extend(found);
-        }
-        match output.unprocessed_keys.filter(|u| !u.is_empty()) {
-            Some(unprocessed) => pending = unprocessed,
-            None => break,
-        }
-    }
+    let keys = [(workspace_pk(id), META.to_owned()), (workspace_pk(id), member_sk(user))];
     let mut workspace = None;
     let mut member = None;
-    for item in items {
+    for item in store.batch_get(&keys, true).await? {
         match item.get(keys::SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
-            Some(META) => workspace = Some(from_item::<MetaItem>(item)?.workspace),
+            Some(META) => workspace = Some(meta_from_item(item)?),
             Some(_) => member = Some(from_item::<Member>(item)?),
             None => {}
         }
@@ -409,58 +384,13 @@ pub async fn get_with_member(
 /// # Errors
 /// DynamoDB failed.
 pub async fn all(store: &Store) -> Result<Vec<Workspace>> {
-    let items = query_index(store, WORKSPACES_INDEX_PK).await?;
-    items.into_iter().map(|item| from_item::<MetaItem>(item).map(|m| m.workspace)).collect()
+    let items = store.query_partition(Some(Index::Gsi1), WORKSPACES_INDEX_PK, None).await?;
+    items.into_iter().map(meta_from_item).collect()
 }
 
-/// The items of one GSI1 partition, all pages.
-pub(crate) async fn query_index(store: &Store, partition: &str) -> Result<Vec<Item>> {
-    let mut found = Vec::new();
-    let mut start: Option<Item> = None;
-    loop {
-        let output = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .index_name(keys::GSI1)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::GSI1PK)
-            .expression_attribute_values(":pk", AttributeValue::S(partition.to_owned()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        found.extend(output.items.unwrap_or_default());
-        match output.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return Ok(found),
-        }
-    }
-}
-
-/// The items of one workspace's partition (META, members, invitations), all pages.
+/// The items of one workspace's partition (META, members, invitations, items), all pages.
 pub(crate) async fn partition(store: &Store, id: WorkspaceId) -> Result<Vec<Item>> {
-    let mut found = Vec::new();
-    let mut start: Option<Item> = None;
-    loop {
-        let output = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":pk", AttributeValue::S(workspace_pk(id)))
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        found.extend(output.items.unwrap_or_default());
-        match output.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return Ok(found),
-        }
-    }
+    store.query_partition(None, &workspace_pk(id), None).await
 }
 
 /// The workspaces a user is a member of, with their role.
@@ -468,41 +398,19 @@ pub(crate) async fn partition(store: &Store, id: WorkspaceId) -> Result<Vec<Item
 /// # Errors
 /// DynamoDB failed.
 pub async fn of_user(store: &Store, user: UserId) -> Result<Vec<(Workspace, Role)>> {
-    let memberships: Vec<Member> = query_index(store, &format!("USER#{user}"))
+    let memberships: Vec<Member> = store
+        .query_partition(Some(Index::Gsi1), &format!("USER#{user}"), Some("WS#"))
         .await?
         .into_iter()
         .filter(|item| item.get(keys::SK).and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("MEMBER#")))
         .map(from_item::<Member>)
         .collect::<Result<_>>()?;
+    let keys: Vec<_> = memberships.iter().map(|m| (workspace_pk(m.workspace_id), META.to_owned())).collect();
     let mut found = Vec::with_capacity(memberships.len());
-    // One BatchGetItem per 100 keys for the workspace records.
-    for chunk in memberships.chunks(100) {
-        let mut request = KeysAndAttributes::builder();
-        for member in chunk {
-            request = request.keys(HashMap::from([
-                (keys::PK.to_owned(), AttributeValue::S(workspace_pk(member.workspace_id))),
-                (keys::SK.to_owned(), AttributeValue::S(META.to_owned())),
-            ]));
-        }
-        let mut pending = HashMap::from([(store.table().to_owned(), request.build().map_err(Error::internal)?)]);
-        for _ in 0..5 {
-            let output = store
-                .client()
-                .batch_get_item()
-                .set_request_items(Some(pending.clone()))
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in output.responses.and_then(|mut r| r.remove(store.table())).unwrap_or_default() {
-                let workspace = from_item::<MetaItem>(item)?.workspace;
-                if let Some(member) = chunk.iter().find(|m| m.workspace_id == workspace.id) {
-                    found.push((workspace, member.role));
-                }
-            }
-            match output.unprocessed_keys.filter(|u| !u.is_empty()) {
-                Some(unprocessed) => pending = unprocessed,
-                None => break,
-            }
+    for item in store.batch_get(&keys, false).await? {
+        let workspace = meta_from_item(item)?;
+        if let Some(member) = memberships.iter().find(|m| m.workspace_id == workspace.id) {
+            found.push((workspace, member.role));
         }
     }
     found.sort_by(|a, b| a.0.created_at.cmp(&b.0.created_at).then(a.0.id.cmp(&b.0.id)));
@@ -514,5 +422,10 @@ pub async fn of_user(store: &Store, user: UserId) -> Result<Vec<(Workspace, Role
 /// # Errors
 /// DynamoDB failed.
 pub async fn invitations_for(store: &Store, email: &str) -> Result<Vec<Invitation>> {
-    query_index(store, &format!("INVITE#{email}")).await?.into_iter().map(from_item).collect()
+    store
+        .query_partition(Some(Index::Gsi1), &format!("INVITE#{email}"), None)
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
 }

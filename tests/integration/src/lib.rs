@@ -139,6 +139,15 @@ impl Stack {
         stack
     }
 
+    /// Like [`Stack::bootstrapped`], with extra environment for `Config` (e.g. a short
+    /// `EMBED_TTL_CAP_MINUTES`) and a clock the test moves instead of sleeping.
+    pub async fn bootstrapped_with_clock(env: &[(&str, &str)], clock: tenantbase::clock::ManualClock) -> Self {
+        let mut stack = Self::with_emulator(metabase_emulator::EmulatorConfig::default(), env).await;
+        Arc::get_mut(&mut stack.deps).expect("nothing else holds the new deps yet").clock = Arc::new(clock);
+        tenantbase::bootstrap::reconcile(&stack.deps).await.expect("bootstrap converges on a fresh emulator");
+        stack
+    }
+
     /// A raw HTTP client for the emulator's control routes (`/__emulator/...`).
     pub fn emulator_url(&self, path: &str) -> String {
         format!("{}{path}", self.emulator.base_url)
