@@ -11,13 +11,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ids::{MetabaseCollectionId, UserId, WorkspaceId};
 use crate::lint::{EmbedParamMode, ParameterSummary};
-use crate::store::{Item as RawItem, Store, from_item, keys, sdk_error, to_item};
+use crate::store::{Store, from_item, keys, sdk_error, to_item};
 use crate::workspaces::{self, META, Member, Workspace, member_sk, workspace_pk};
 
 /// Dashboard or question (Metabase calls questions "cards" in its API).
@@ -225,30 +225,8 @@ pub async fn get(store: &Store, item: ItemRef) -> Result<Option<ItemRecord>> {
 /// # Errors
 /// DynamoDB failed.
 pub async fn list(store: &Store, workspace: WorkspaceId, kind: ItemKind) -> Result<Vec<ItemRecord>> {
-    let mut found = Vec::new();
-    let mut start: Option<RawItem> = None;
-    loop {
-        let output = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_values(":pk", AttributeValue::S(workspace_pk(workspace)))
-            .expression_attribute_values(":prefix", AttributeValue::S(kind.sk_prefix().to_owned()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        for item in output.items.unwrap_or_default() {
-            found.push(from_item::<ItemRecord>(item)?);
-        }
-        match output.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => break,
-        }
-    }
+    let raw = store.query_partition(None, &workspace_pk(workspace), Some(kind.sk_prefix())).await?;
+    let mut found = raw.into_iter().map(from_item::<ItemRecord>).collect::<Result<Vec<_>>>()?;
     found.sort_by_key(|i| i.metabase_id);
     Ok(found)
 }
@@ -315,33 +293,10 @@ pub async fn with_access(
     user: UserId,
 ) -> Result<(Option<Workspace>, Option<Member>, Option<ItemRecord>)> {
     let pk = workspace_pk(item.workspace_id);
-    let key = |sk: String| {
-        HashMap::from([
-            (keys::PK.to_owned(), AttributeValue::S(pk.clone())),
-            (keys::SK.to_owned(), AttributeValue::S(sk)),
-        ])
-    };
-    let request = KeysAndAttributes::builder()
-        .keys(key(META.to_owned()))
-        .keys(key(member_sk(user)))
-        .keys(key(item.sk()))
-        // Strongly consistent: a revocation or quarantine must stop mints at once.
-        .consistent_read(true)
-        .build()
-        .map_err(Error::internal)?;
-    let mut pending = HashMap::from([(store.table().to_owned(), request)]);
-    let mut items = Vec::new();
-    for _ in 0..5 {
-        let output =
-            store.client().batch_get_item().set_request_items(Some(pending.clone())).send().await.map_err(sdk_error)?;
-        items.extend(output.responses.and_then(|mut r| r.remove(store.table())).unwrap_or_default());
-        match output.unprocessed_keys.filter(|u| !u.is_empty()) {
-            Some(unprocessed) => pending = unprocessed,
-            None => break,
-        }
-    }
+    let keys = [(pk.clone(), META.to_owned()), (pk.clone(), member_sk(user)), (pk, item.sk())];
     let (mut workspace, mut member, mut record) = (None, None, None);
-    for raw in items {
+    // Strongly consistent: a revocation or quarantine must stop mints at once.
+    for raw in store.batch_get(&keys, true).await? {
         let sk = raw.get(keys::SK).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
         if sk == META {
             workspace = Some(workspaces::meta_from_item(raw)?);
