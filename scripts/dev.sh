@@ -19,9 +19,11 @@ export SECRET_ID=${SECRET_ID:-tenantbase/dev}
 
 shutdown() {
   trap - EXIT INT TERM
-  echo
-  echo "stopping the local stack..."
+  # Stop the children before printing: if our output pipe is gone (make dev | tee, and Ctrl-C
+  # killed tee), writing would end this script before the children are stopped.
+  trap '' PIPE
   stop_children
+  echo "local stack stopped" 2>/dev/null || true
   exit "${1:-0}"
 }
 trap 'shutdown 0' INT TERM
