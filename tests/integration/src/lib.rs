@@ -251,6 +251,19 @@ pub mod api {
             .await
     }
 
+    /// A JSON request with the operator's API key.
+    pub async fn as_operator(deps: &Arc<Deps>, method: &str, path: &str, body: Value) -> Reply {
+        let text = body.to_string();
+        call(
+            deps,
+            method,
+            path,
+            &[("x-api-key", crate::TEST_OPERATOR_KEY), ("content-type", "application/json")],
+            Some(&text),
+        )
+        .await
+    }
+
     /// Signs up `email` and logs in; returns (user id, access token).
     pub async fn sign_up(deps: &Arc<Deps>, email: &str) -> (String, String) {
         let body = json!({"email": email, "password": "Correct-horse-42", "first_name": "Test", "last_name": "User"});
@@ -263,5 +276,87 @@ pub mod api {
             call(deps, "POST", "/auth/login", &[("content-type", "application/json")], Some(&login.to_string())).await;
         assert_eq!(reply.status, 200, "login {email}: {:?}", reply.body);
         (id, reply.body["access_token"].as_str().unwrap().to_owned())
+    }
+}
+
+/// Content for the Metabase emulator shared by the tests: native card bodies, template tags,
+/// the tenant dashboard parameter and its mappings, and checks on embed query results.
+pub mod fixtures {
+    use metabase_emulator::analytics::{ORDERS_TABLE_ID, TENANT_ROWS};
+    use serde_json::{Value, json};
+
+    /// The locked tenant parameter's slug (and its template tag's name).
+    pub const SLUG: &str = "tenant_id";
+    /// The emulator's sample analytics database.
+    pub const ANALYTICS_DB: i64 = 2;
+    /// The id of the dashboard's tenant parameter.
+    pub const TENANT_PARAM: &str = "p-tenant";
+
+    /// A native query on the analytics database.
+    pub fn native(sql: &str, tags: Value) -> Value {
+        json!({"database": ANALYTICS_DB, "type": "native", "native": {"query": sql, "template-tags": tags}})
+    }
+
+    /// A text template tag.
+    pub fn text_tag(name: &str, required: bool) -> Value {
+        json!({"id": format!("tag-{name}"), "name": name, "display-name": name, "type": "text", "required": required})
+    }
+
+    /// A GUI query of the whole orders table (no tenant filter).
+    pub fn orders_table() -> Value {
+        json!({"database": ANALYTICS_DB, "type": "query", "query": {"source-table": ORDERS_TABLE_ID}})
+    }
+
+    /// The dashboard's tenant parameter.
+    pub fn tenant_parameter() -> Value {
+        json!({"id": TENANT_PARAM, "name": "Tenant", "slug": SLUG, "type": "string/="})
+    }
+
+    /// A mapping of the tenant parameter onto `card`'s `target`.
+    pub fn map_tenant(card: impl Into<Value>, target: Value) -> Value {
+        json!({"parameter_id": TENANT_PARAM, "card_id": card.into(), "target": target})
+    }
+
+    /// A mapping target: the template tag `tag`.
+    pub fn variable(tag: &str) -> Value {
+        json!(["variable", ["template-tag", tag]])
+    }
+
+    /// A data dashcard showing `card` at `row`.
+    pub fn dashcard(id: i64, row: i64, card: impl Into<Value>, mappings: Value) -> Value {
+        json!({"id": id, "card_id": card.into(), "row": row, "col": 0, "size_x": 12, "size_y": 6,
+               "parameter_mappings": mappings})
+    }
+
+    /// How many sample rows `tenant` owns.
+    pub fn rows_of(tenant: &str) -> usize {
+        TENANT_ROWS.iter().find(|(t, _)| *t == tenant).map(|(_, n)| *n).unwrap()
+    }
+
+    /// The `tenant_id` value of every row of a completed query result.
+    pub fn tenant_column(result: &Value) -> Vec<String> {
+        assert_eq!(result["status"], "completed", "query result: {result}");
+        let cols = result["data"]["cols"].as_array().expect("cols");
+        let at = cols.iter().position(|c| c["name"] == "tenant_id").expect("a tenant_id column");
+        result["data"]["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|row| row[at].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// A completed embed query (202) whose rows all belong to `tenant`; returns the row count.
+    pub fn tenant_rows(status: http::StatusCode, text: &str, tenant: &str) -> usize {
+        assert_eq!(status, http::StatusCode::ACCEPTED, "{text}");
+        let result: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+        assert_eq!(result["status"], "completed", "{result}");
+        let cols = result["data"]["cols"].as_array().expect("cols");
+        let tenant_col = cols.iter().position(|c| c["name"] == "tenant_id").expect("a tenant_id column");
+        let rows = result["data"]["rows"].as_array().expect("rows");
+        for row in rows {
+            assert_eq!(row[tenant_col], tenant, "a row of another tenant leaked: {row}");
+        }
+        rows.len()
     }
 }

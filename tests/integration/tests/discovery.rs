@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use metabase_emulator::analytics::{ORDERS_TABLE_ID, TENANT_ROWS};
 use serde_json::{Value, json};
 use tenantbase::deps::Deps;
 use tenantbase::discovery::{sweep, sync_workspace};
@@ -14,12 +13,11 @@ use tenantbase::ids::{MetabaseCollectionId, UserId, WorkspaceId};
 use tenantbase::items::{self, ItemKind, ItemRef};
 use tenantbase::signer::{Appearance, EmbedRequest, EmbedResource, EmbedSigner};
 use tenantbase::workspaces::{self, Status, Workspace};
-use tenantbase_tests::api::{Reply, as_user, call, sign_up};
-use tenantbase_tests::{Stack, TEST_OPERATOR_KEY};
-
-const SLUG: &str = "tenant_id";
-const ANALYTICS_DB: i64 = 2;
-const TENANT_PARAM: &str = "p-tenant";
+use tenantbase_tests::Stack;
+use tenantbase_tests::api::{as_operator, as_user, call, sign_up};
+use tenantbase_tests::fixtures::{
+    SLUG, dashcard, map_tenant, native, orders_table, rows_of, tenant_column, tenant_parameter, text_tag, variable,
+};
 
 /// Metabase's admin API as the tests build content through it (the key bootstrap stored).
 struct Metabase {
@@ -115,46 +113,12 @@ impl Metabase {
     }
 }
 
-fn native(sql: &str, tags: Value) -> Value {
-    json!({"database": ANALYTICS_DB, "type": "native", "native": {"query": sql, "template-tags": tags}})
-}
-
-fn text_tag(name: &str, required: bool) -> Value {
-    json!({"id": format!("tag-{name}"), "name": name, "display-name": name, "type": "text", "required": required})
-}
-
 /// Required tenant tag used outside any optional clause, plus an optional channel filter.
 fn tenant_sql() -> Value {
     native(
         "SELECT * FROM orders WHERE tenant_id = {{tenant_id}} [[AND channel = {{channel}}]] ORDER BY id",
         json!({SLUG: text_tag(SLUG, true), "channel": text_tag("channel", false)}),
     )
-}
-
-fn orders_table() -> Value {
-    json!({"database": ANALYTICS_DB, "type": "query", "query": {"source-table": ORDERS_TABLE_ID}})
-}
-
-fn tenant_parameter() -> Value {
-    json!({"id": TENANT_PARAM, "name": "Tenant", "slug": SLUG, "type": "string/="})
-}
-
-fn map_tenant(card: u64, target: Value) -> Value {
-    json!({"parameter_id": TENANT_PARAM, "card_id": card, "target": target})
-}
-
-fn variable(tag: &str) -> Value {
-    json!(["variable", ["template-tag", tag]])
-}
-
-fn dashcard(id: i64, row: i64, card: u64, mappings: Value) -> Value {
-    json!({"id": id, "card_id": card, "row": row, "col": 0, "size_x": 12, "size_y": 6, "parameter_mappings": mappings})
-}
-
-async fn as_operator(deps: &Arc<Deps>, method: &str, path: &str, body: Value) -> Reply {
-    let text = body.to_string();
-    call(deps, method, path, &[("x-api-key", TEST_OPERATOR_KEY), ("content-type", "application/json")], Some(&text))
-        .await
 }
 
 /// A workspace the operator creates for `owner_email` with `tenant_key`, through the real saga.
@@ -184,18 +148,6 @@ fn reason(listed: &[Value], name: &str) -> String {
     let item = by_name(listed, name);
     assert_eq!((item["status"].as_str(), item["is_public"].as_bool()), (Some("quarantined"), Some(false)), "{item}");
     item["reason"].as_str().expect("a reason").to_owned()
-}
-
-fn rows_of(tenant: &str) -> usize {
-    TENANT_ROWS.iter().find(|(t, _)| *t == tenant).map(|(_, n)| *n).unwrap()
-}
-
-/// The `tenant_id` column of an embed query's rows.
-fn tenant_column(result: &Value) -> Vec<String> {
-    assert_eq!(result["status"], "completed", "query result: {result}");
-    let cols = result["data"]["cols"].as_array().expect("cols");
-    let at = cols.iter().position(|c| c["name"] == "tenant_id").expect("a tenant_id column");
-    result["data"]["rows"].as_array().unwrap().iter().map(|row| row[at].as_str().unwrap().to_owned()).collect()
 }
 
 /// Signs an embed of a recorded item the way the embed function will: the workspace's tenant key

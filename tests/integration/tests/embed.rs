@@ -17,7 +17,8 @@ use tenantbase::clock::ManualClock;
 use tenantbase::deps::Deps;
 use tenantbase::ids::WorkspaceId;
 use tenantbase::workspaces;
-use tenantbase_tests::api::{Reply, as_user, call, sign_up};
+use tenantbase_tests::api::{Reply, as_operator, as_user, call, sign_up};
+use tenantbase_tests::fixtures::tenant_rows;
 use tenantbase_tests::{Stack, TEST_OPERATOR_KEY};
 
 /// The emulator's `analytics` database and its rows per tenant (its README).
@@ -147,7 +148,7 @@ impl Metabase {
         for (dashcard, card) in dashcards {
             let (status, text) =
                 self.embed(&format!("/api/embed/dashboard/{token}/dashcard/{dashcard}/card/{card}")).await;
-            counts.push(rows_of(status, &text, tenant));
+            counts.push(tenant_rows(status, &text, tenant));
         }
         counts
     }
@@ -156,28 +157,8 @@ impl Metabase {
         let (status, shell) = self.embed(&format!("/api/embed/card/{token}")).await;
         assert_eq!(status, StatusCode::OK, "{shell}");
         let (status, text) = self.embed(&format!("/api/embed/card/{token}/query")).await;
-        rows_of(status, &text, tenant)
+        tenant_rows(status, &text, tenant)
     }
-}
-
-/// A completed embed query (202) whose rows all belong to `tenant`; returns the row count.
-fn rows_of(status: StatusCode, text: &str, tenant: &str) -> usize {
-    assert_eq!(status, StatusCode::ACCEPTED, "{text}");
-    let result: Value = serde_json::from_str(text).expect("JSON");
-    assert_eq!(result["status"], "completed", "{result}");
-    let cols = result["data"]["cols"].as_array().expect("cols");
-    let tenant_col = cols.iter().position(|c| c["name"] == "tenant_id").expect("a tenant_id column");
-    let rows = result["data"]["rows"].as_array().expect("rows");
-    for row in rows {
-        assert_eq!(row[tenant_col], tenant, "a row of another tenant leaked: {row}");
-    }
-    rows.len()
-}
-
-async fn as_operator(deps: &Arc<Deps>, method: &str, path: &str, body: Value) -> Reply {
-    let text = body.to_string();
-    call(deps, method, path, &[("x-api-key", TEST_OPERATOR_KEY), ("content-type", "application/json")], Some(&text))
-        .await
 }
 
 /// An operator-created workspace with the given tenant key, owned by `owner_email`.

@@ -5,16 +5,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use jsonwebtoken::{EncodingKey, Header};
-use metabase_emulator::analytics::{FIELD_TENANT_ID, ORDERS_TABLE_ID, TENANT_ROWS};
+use metabase_emulator::analytics::{FIELD_TENANT_ID, TENANT_ROWS};
 use metabase_emulator::{EmulatorConfig, RunningEmulator};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tenantbase::lint::{EmbedParamMode, LintOutcome, PublishAction, lint_card, lint_dashboard, needs_publish};
+use tenantbase_tests::fixtures::{
+    SLUG, TENANT_PARAM, dashcard, map_tenant, native, orders_table, rows_of, tenant_column, tenant_parameter, text_tag,
+    variable,
+};
 
-const SLUG: &str = "tenant_id";
-const ANALYTICS_DB: i64 = 2;
 const SECRET: &str = "4d2f6b8a0c1e3f5a7b9c0d2e4f6a8b0c1d3e5f7a9b0c2d4e6f8a0b1c3d5e7f9a";
-const TENANT_PARAM: &str = "p-tenant";
 
 /// An admin session on a fresh emulator with static embedding switched on.
 struct Metabase {
@@ -97,66 +98,29 @@ impl Metabase {
     }
 }
 
-/// The `tenant_id` value of every row of a completed query result.
-fn tenant_column(result: &Value) -> Vec<String> {
-    assert_eq!(result["status"], "completed", "query result: {result}");
-    let cols = result["data"]["cols"].as_array().expect("cols");
-    let at = cols.iter().position(|c| c["name"] == "tenant_id").expect("a tenant_id column");
-    result["data"]["rows"].as_array().expect("rows").iter().map(|row| row[at].as_str().unwrap().to_owned()).collect()
-}
-
-fn rows_of(tenant: &str) -> usize {
-    TENANT_ROWS.iter().find(|(t, _)| *t == tenant).map(|(_, n)| *n).unwrap()
-}
-
 fn all_rows() -> usize {
     TENANT_ROWS.iter().map(|(_, n)| n).sum()
 }
 
-fn dashboard_token(dashboard: i64, tenant: &str) -> String {
+/// A ten-minute embed token for `resource`, locked to `tenant`.
+fn embed_token(resource: Value, tenant: &str) -> String {
     let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
-    let claims = json!({"resource": {"dashboard": dashboard}, "params": {SLUG: tenant}, "exp": exp});
+    let claims = json!({"resource": resource, "params": {SLUG: tenant}, "exp": exp});
     // Metabase keys HMAC with the secret string's bytes, not its hex decoding (§15).
     jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).expect("sign")
 }
 
+fn dashboard_token(dashboard: i64, tenant: &str) -> String {
+    embed_token(json!({"dashboard": dashboard}), tenant)
+}
+
 fn card_token(card: i64, tenant: &str) -> String {
-    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 600;
-    let claims = json!({"resource": {"question": card}, "params": {SLUG: tenant}, "exp": exp});
-    jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).expect("sign")
-}
-
-fn native(sql: &str, tags: Value) -> Value {
-    json!({"database": ANALYTICS_DB, "type": "native", "native": {"query": sql, "template-tags": tags}})
-}
-
-fn text_tag(name: &str, required: bool) -> Value {
-    json!({"id": format!("tag-{name}"), "name": name, "display-name": name, "type": "text", "required": required})
+    embed_token(json!({"question": card}), tenant)
 }
 
 fn tenant_field_tag() -> Value {
     json!({"id": "tag-tenant-field", "name": SLUG, "display-name": "Tenant", "type": "dimension",
            "dimension": ["field", FIELD_TENANT_ID, null], "widget-type": "string/=", "required": true})
-}
-
-fn orders_table() -> Value {
-    json!({"database": ANALYTICS_DB, "type": "query", "query": {"source-table": ORDERS_TABLE_ID}})
-}
-
-fn tenant_parameter() -> Value {
-    json!({"id": TENANT_PARAM, "name": "Tenant", "slug": SLUG, "type": "string/="})
-}
-
-fn map_tenant(card: i64, target: Value) -> Value {
-    json!({"parameter_id": TENANT_PARAM, "card_id": card, "target": target})
-}
-
-fn variable(tag: &str) -> Value {
-    json!(["variable", ["template-tag", tag]])
-}
-
-fn data_dashcard(id: i64, row: i64, card: i64, mappings: Value) -> Value {
-    json!({"id": id, "card_id": card, "row": row, "col": 0, "size_x": 12, "size_y": 6, "parameter_mappings": mappings})
 }
 
 fn text_dashcard(id: i64, row: i64) -> Value {
@@ -206,7 +170,7 @@ async fn a_fully_wired_dashboard_is_embeddable_and_its_embeds_show_one_tenant() 
             "Tenant sales",
             json!([tenant_parameter(), {"id": "p-channel", "name": "Channel", "slug": "channel", "type": "string/="}]),
             json!([
-                data_dashcard(-1, 0, revenue, json!([
+                dashcard(-1, 0, revenue, json!([
                     map_tenant(revenue, variable(SLUG)),
                     {"parameter_id": "p-channel", "card_id": revenue, "target": variable("channel")}
                 ])),
@@ -267,8 +231,8 @@ async fn one_unwired_card_is_quarantined_and_publishing_it_anyway_would_leak() {
             "Half wired",
             json!([tenant_parameter()]),
             json!([
-                data_dashcard(-1, 0, revenue, json!([map_tenant(revenue, variable(SLUG))])),
-                data_dashcard(-2, 6, everything, json!([]))
+                dashcard(-1, 0, revenue, json!([map_tenant(revenue, variable(SLUG))])),
+                dashcard(-2, 6, everything, json!([]))
             ]),
         )
         .await;
@@ -314,7 +278,7 @@ async fn a_dashboard_without_the_tenant_parameter_is_quarantined() {
         .dashboard(
             "No tenant filter",
             json!([{"id": "p-channel", "name": "Channel", "slug": "channel", "type": "string/="}]),
-            json!([data_dashcard(-1, 0, revenue, json!([map_tenant(revenue, variable(SLUG))]))]),
+            json!([dashcard(-1, 0, revenue, json!([map_tenant(revenue, variable(SLUG))]))]),
         )
         .await;
     let dashboard = mb.get(&format!("/api/dashboard/{id}")).await;
@@ -333,7 +297,7 @@ async fn a_mapping_to_a_template_tag_the_query_lacks_is_quarantined() {
         .dashboard(
             "Wrong tag",
             json!([tenant_parameter()]),
-            json!([data_dashcard(-1, 0, revenue, json!([map_tenant(revenue, variable("tenant"))]))]),
+            json!([dashcard(-1, 0, revenue, json!([map_tenant(revenue, variable("tenant"))]))]),
         )
         .await;
     let dashboard = mb.get(&format!("/api/dashboard/{id}")).await;
@@ -356,7 +320,7 @@ async fn an_optional_tenant_clause_is_quarantined() {
         .dashboard(
             "Optional tenant",
             json!([tenant_parameter()]),
-            json!([data_dashcard(-1, 0, optional, json!([map_tenant(optional, variable(SLUG))]))]),
+            json!([dashcard(-1, 0, optional, json!([map_tenant(optional, variable(SLUG))]))]),
         )
         .await;
     let dashboard = mb.get(&format!("/api/dashboard/{id}")).await;

@@ -13,6 +13,7 @@ use tenantbase::config::Config;
 use tenantbase::ids::{MetabaseCardId, MetabaseDashboardId};
 use tenantbase::secrets::SecretString;
 use tenantbase::signer::{Appearance, EmbedRequest, EmbedResource, EmbedSigner, EmbeddingParamMode, SignedEmbed};
+use tenantbase_tests::fixtures::tenant_rows;
 
 const SECRET: &str = "3b9f0c7d2e4a6b8c1d3e5f7a9b0c2d4e6f8a1b3c5d7e9f0a2b4c6d8e0f1a3b5c";
 const OTHER_SECRET: &str = "c5b3a1f0e8d6c4b2a0f9e7d5c3b1a8f6e4d2c0b9a7f5e3d1c8b6a4e2d0c7f9b3";
@@ -40,22 +41,24 @@ struct Reply {
 }
 
 impl Reply {
+    async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Reply { status, content_type, text: response.text().await.expect("a body") }
+    }
+
     fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
 
     /// A completed embed query (202) whose rows all belong to `tenant`; returns the row count.
     fn rows_of(&self, tenant: &str) -> usize {
-        assert_eq!(self.status, StatusCode::ACCEPTED, "{}", self.text);
-        let result = self.json();
-        assert_eq!(result["status"], "completed", "{result}");
-        let cols = result["data"]["cols"].as_array().expect("cols");
-        let tenant_col = cols.iter().position(|c| c["name"] == "tenant_id").expect("a tenant_id column");
-        let rows = result["data"]["rows"].as_array().expect("rows");
-        for row in rows {
-            assert_eq!(row[tenant_col], tenant, "a row of another tenant leaked: {row}");
-        }
-        rows.len()
+        tenant_rows(self.status, &self.text, tenant)
     }
 }
 
@@ -171,28 +174,12 @@ impl Fixture {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("the emulator answers");
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        Reply { status, content_type, text: response.text().await.expect("a body") }
+        Reply::read(request.send().await.expect("the emulator answers")).await
     }
 
     /// An embed request carries no session, like a browser inside the iframe.
     async fn anonymous(&self, path: &str) -> Reply {
-        let response = self.http.get(format!("{}{path}", self.emu.base_url)).send().await.expect("answers");
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        Reply { status, content_type, text: response.text().await.expect("a body") }
+        Reply::read(self.http.get(format!("{}{path}", self.emu.base_url)).send().await.expect("answers")).await
     }
 
     async fn ok(&self, method: Method, path: &str, body: Value) -> Value {

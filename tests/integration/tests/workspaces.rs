@@ -7,19 +7,13 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tenantbase::deps::Deps;
 use tenantbase::ids::{MetabaseGroupId, WorkspaceId};
-use tenantbase_tests::api::{as_user, call, sign_up};
-use tenantbase_tests::{Stack, TEST_OPERATOR_KEY};
+use tenantbase_tests::Stack;
+use tenantbase_tests::api::{as_operator, as_user, call, sign_up};
 
 async fn create(deps: &Arc<Deps>, token: &str, name: &str) -> Value {
     let reply = as_user(deps, token, "POST", "/api/workspaces", Some(json!({"name": name, "description": "d"}))).await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
     reply.body
-}
-
-async fn as_operator(deps: &Arc<Deps>, method: &str, path: &str, body: Value) -> tenantbase_tests::api::Reply {
-    let text = body.to_string();
-    call(deps, method, path, &[("x-api-key", TEST_OPERATOR_KEY), ("content-type", "application/json")], Some(&text))
-        .await
 }
 
 /// Asserts the collection graph holds exactly the intended cells for each active workspace:

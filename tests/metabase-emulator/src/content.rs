@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::auth::{Caller, can_read_collection, can_write_collection};
-use crate::http::ApiError;
+use crate::http::{ApiError, ApiResult, ok};
 use crate::state::{Card, Collection, DashCard, Dashboard, State, iso, location_ids};
 
 /// §19.3: the parameter types Metabase's schema accepts.
@@ -422,6 +422,29 @@ pub fn check_embedding_change(
     Ok(())
 }
 
+/// `GET /api/card/embeddable` and `GET /api/dashboard/embeddable`: superuser first, then the
+/// global switch (Metabase's order), then `{id, name}` of every embeddable, unarchived item.
+///
+/// # Errors
+/// 403 for a non-superuser, 400 while static embedding is off.
+pub fn embeddable_list<'a>(
+    state: &State,
+    caller: &Caller,
+    items: impl Iterator<Item = (i64, &'a str, bool, bool)>,
+) -> ApiResult {
+    if !caller.is_superuser {
+        return Err(ApiError::forbidden());
+    }
+    if !state.setting_bool("enable-embedding-static") {
+        return Err(ApiError::bad_request(EMBEDDING_DISABLED));
+    }
+    let items: Vec<Value> = items
+        .filter(|(_, _, enabled, archived)| *enabled && !*archived)
+        .map(|(id, name, _, _)| json!({ "id": id, "name": name }))
+        .collect();
+    ok(json!(items))
+}
+
 /// A JSON value that must be a boolean when present.
 pub fn check_bool(body: &Value, key: &str) -> Result<Option<bool>, ApiError> {
     match body.get(key) {
@@ -455,6 +478,26 @@ pub fn body_collection(state: &State, body: &Value) -> Result<Option<Option<i64>
             json!({ "collection_id": ["value must be an integer greater than zero."] }),
         )),
     }
+}
+
+/// `collection_id` in an update body (see [`body_collection`]); moving the object to another
+/// collection also needs write access to that collection.
+///
+/// # Errors
+/// The collection is invalid or missing (see [`body_collection`]), or the caller may not write it (403).
+pub fn move_target(
+    state: &State,
+    caller: &Caller,
+    body: &Value,
+    current: Option<i64>,
+) -> Result<Option<Option<i64>>, ApiError> {
+    let target = body_collection(state, body)?;
+    if let Some(target) = target {
+        if target != current && !can_write_collection(state, caller.user_id, target) {
+            return Err(ApiError::forbidden());
+        }
+    }
+    Ok(target)
 }
 
 /// A required non-blank string.

@@ -167,3 +167,29 @@ pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 pub fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
+
+/// The query flags of a permissions-graph PUT (§11/§12): `force` skips the revision check,
+/// `skip-graph` (or `skip_graph`) answers with the new revision only.
+pub struct GraphFlags {
+    pub force: bool,
+    pub skip_graph: bool,
+}
+
+impl GraphFlags {
+    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let force = query_value(pairs, "force") == Some("true");
+        let skip_graph = matches!(query_value(pairs, "skip-graph").or(query_value(pairs, "skip_graph")), Some("true"));
+        Self { force, skip_graph }
+    }
+
+    /// §11/§12: the body's `revision` must equal the graph's current one unless forced.
+    ///
+    /// # Errors
+    /// 409 with the stale-revision text.
+    pub fn check_revision(&self, body: &Value, current: i64) -> Result<(), ApiError> {
+        if !self.force && body["revision"].as_i64() != Some(current) {
+            return Err(ApiError::text(StatusCode::CONFLICT, STALE_REVISION));
+        }
+        Ok(())
+    }
+}

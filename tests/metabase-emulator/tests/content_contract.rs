@@ -3,6 +3,9 @@
 //!
 //! State is built only through the emulator's Metabase API (setup → session → collections …).
 
+mod common;
+
+use common::Resp;
 use metabase_emulator::{EmulatorConfig, RunningEmulator, spawn};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -10,17 +13,7 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "Tenantbase-2026!";
 const ANALYTICS_DB: i64 = 2;
 
-struct Resp {
-    status: StatusCode,
-    content_type: String,
-    text: String,
-}
-
 impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-
     /// 200 JSON body.
     fn ok(&self) -> Value {
         assert_eq!(self.status, StatusCode::OK, "body: {}", self.text);
@@ -86,12 +79,7 @@ impl Env {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let content_type =
-            resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let text = resp.text().await.unwrap();
-        Resp { status, content_type, text }
+        Resp::read(req.send().await.unwrap()).await
     }
 
     async fn get(&self, path: &str) -> Resp {
@@ -164,6 +152,22 @@ impl Env {
         }
         let r = self.put("/api/collection/graph?force=true", json!({"revision": 0, "groups": groups})).await;
         assert_eq!(r.status, StatusCode::OK, "graph: {}", r.text);
+    }
+
+    /// Collections C1 and C2 closed to All Users, and a new group `name` that reads C1 only;
+    /// returns (C1, C2, the group).
+    async fn readers_of_c1_only(&self, name: &str) -> (i64, i64, i64) {
+        let c1 = self.collection("C1", None).await;
+        let c2 = self.collection("C2", None).await;
+        let g = self.group(name).await;
+        self.set_perms(&[
+            (1, "root", "none"),
+            (1, &c1.to_string(), "none"),
+            (1, &c2.to_string(), "none"),
+            (g, &c1.to_string(), "read"),
+        ])
+        .await;
+        (c1, c2, g)
     }
 }
 
@@ -291,16 +295,7 @@ async fn case22_search_cap() {
 #[tokio::test]
 async fn case23_search_permissions() {
     let env = Env::start().await;
-    let c1 = env.collection("C1", None).await;
-    let c2 = env.collection("C2", None).await;
-    let g = env.group("Tenant A").await;
-    env.set_perms(&[
-        (1, "root", "none"),
-        (1, &c1.to_string(), "none"),
-        (1, &c2.to_string(), "none"),
-        (g, &c1.to_string(), "read"),
-    ])
-    .await;
+    let (c1, c2, g) = env.readers_of_c1_only("Tenant A").await;
     let (nora_id, nora) = env.user("nora@example.com", &[g]).await;
     let nora_personal =
         env.call(Some(&nora), Method::GET, "/api/user/current", None).await.ok()["personal_collection_id"]
@@ -721,16 +716,7 @@ async fn case30_copy_deep_and_shallow() {
 #[tokio::test]
 async fn permission_filtered_listings() {
     let env = Env::start().await;
-    let c1 = env.collection("C1", None).await;
-    let c2 = env.collection("C2", None).await;
-    let g = env.group("Readers").await;
-    env.set_perms(&[
-        (1, "root", "none"),
-        (1, &c1.to_string(), "none"),
-        (1, &c2.to_string(), "none"),
-        (g, &c1.to_string(), "read"),
-    ])
-    .await;
+    let (c1, c2, g) = env.readers_of_c1_only("Readers").await;
     let d1 = env.dashboard("One", Some(c1)).await["id"].as_i64().unwrap();
     let d2 = env.dashboard("Two", Some(c2)).await["id"].as_i64().unwrap();
     let k1 = env.native_card("Card one", Some(c1), json!({})).await["id"].as_i64().unwrap();

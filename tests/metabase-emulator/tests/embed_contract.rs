@@ -3,8 +3,11 @@
 //!
 //! All content is created through the emulator's own Metabase API, exactly as Tenantbase would.
 
+mod common;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::Resp;
 use hmac::{Hmac, KeyInit, Mac};
 use metabase_emulator::{EmulatorConfig, RunningEmulator, spawn};
 use reqwest::StatusCode;
@@ -52,17 +55,7 @@ struct Env {
     session: String,
 }
 
-struct Resp {
-    status: StatusCode,
-    content_type: String,
-    text: String,
-}
-
 impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-
     /// A §15 error: 400 with exactly this plain-text body.
     fn assert_error(&self, message: &str) {
         assert_eq!(self.status, StatusCode::BAD_REQUEST, "body: {}", self.text);
@@ -129,13 +122,13 @@ impl Env {
             .send()
             .await
             .unwrap();
-        Self::read(r).await
+        Resp::read(r).await
     }
 
     /// An embed request carries no session, like a browser inside the iframe.
     async fn get_anon(&self, path: &str) -> Resp {
         let r = self.http.get(format!("{}{}", self.emu.base_url, path)).send().await.unwrap();
-        Self::read(r).await
+        Resp::read(r).await
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> Resp {
@@ -147,14 +140,7 @@ impl Env {
             .send()
             .await
             .unwrap();
-        Self::read(r).await
-    }
-
-    async fn read(r: reqwest::Response) -> Resp {
-        let status = r.status();
-        let content_type =
-            r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        Resp { status, content_type, text: r.text().await.unwrap() }
+        Resp::read(r).await
     }
 
     async fn put_ok(&self, path: &str, body: Value, status: u16) -> Resp {

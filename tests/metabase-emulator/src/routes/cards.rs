@@ -3,7 +3,6 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
@@ -11,8 +10,8 @@ use crate::analytics::{DatasetQuery, parse_dataset_query};
 use crate::auth::{Auth, can_write_collection};
 use crate::content::{
     EmbeddingFields, body_collection, card_json, check_bool, check_embedding_change, check_embedding_params,
-    check_parameters, find_card_id, non_blank, opt_string, query_facts, to_legacy, to_mbql5, touch_card,
-    touch_dashboard,
+    check_parameters, embeddable_list, find_card_id, move_target, non_blank, opt_string, query_facts, to_legacy,
+    to_mbql5, touch_card, touch_dashboard,
 };
 use crate::http::{ApiError, ApiResult, ok, parse_body, query_pairs, query_value};
 use crate::state::{AppState, Card, DashCard, State as Db, new_entity_id};
@@ -250,12 +249,7 @@ async fn update_card(
     if !crate::content::can_write_card(&db, &caller, &card) {
         return Err(ApiError::forbidden());
     }
-    let target = body_collection(&db, &body)?;
-    if let Some(target) = target {
-        if target != card.collection_id && !can_write_collection(&db, caller.user_id, target) {
-            return Err(ApiError::forbidden());
-        }
-    }
+    let target = move_target(&db, &caller, &body, card.collection_id)?;
     check_embedding_change(
         &db,
         &caller,
@@ -322,20 +316,8 @@ async fn update_card(
     ok(card_json(&db, &caller, &db.cards[&id]))
 }
 
-/// Superuser first, then the global switch (Metabase's order for `/embeddable`).
 async fn embeddable(State(app): State<AppState>, Auth(caller): Auth) -> ApiResult {
-    if !caller.is_superuser {
-        return Err(ApiError::forbidden());
-    }
     let db = app.lock();
-    if !db.setting_bool("enable-embedding-static") {
-        return Err(ApiError::text(StatusCode::BAD_REQUEST, crate::content::EMBEDDING_DISABLED));
-    }
-    let items: Vec<Value> = db
-        .cards
-        .values()
-        .filter(|c| c.enable_embedding && !c.archived)
-        .map(|c| json!({ "id": c.id, "name": c.name }))
-        .collect();
-    ok(json!(items))
+    let cards = db.cards.values().map(|c| (c.id, c.name.as_str(), c.enable_embedding, c.archived));
+    embeddable_list(&db, &caller, cards)
 }

@@ -5,12 +5,11 @@ use std::collections::BTreeMap;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
 use crate::auth::Superuser;
-use crate::http::{ApiError, ApiResult, STALE_REVISION, ok, parse_body, query_pairs, query_value};
+use crate::http::{ApiError, ApiResult, GraphFlags, ok, parse_body, query_pairs, query_value};
 use crate::routes::permissions::ADMIN_GUARD;
 use crate::state::{Access, AppState, CollectionKey, State as Db};
 
@@ -110,8 +109,7 @@ async fn put_graph(
     body: Bytes,
 ) -> ApiResult {
     let pairs = query_pairs(query.as_deref());
-    let force = query_value(&pairs, "force") == Some("true");
-    let skip_graph = matches!(query_value(&pairs, "skip-graph").or(query_value(&pairs, "skip_graph")), Some("true"));
+    let flags = GraphFlags::from_pairs(&pairs);
     let body = parse_body(&body)?;
     // 1. Schema.
     let cells = parse_groups(&body["groups"])?;
@@ -121,9 +119,7 @@ async fn put_graph(
     let namespace = body["namespace"].as_str().map(str::to_string).or_else(|| namespace_param(&pairs));
     let mut state = app.lock();
     // 2. Revision: must equal the current one unless forced; runs even when nothing would change.
-    if !force && body["revision"].as_i64() != Some(state.collection_revision) {
-        return Err(ApiError::text(StatusCode::CONFLICT, STALE_REVISION));
-    }
+    flags.check_revision(&body, state.collection_revision)?;
     // 3. Diff against the current graph; personal and other-namespace collections drop silently.
     let admin = state.admin_group_id();
     let mut changes: Vec<((i64, CollectionKey), Option<Access>)> = Vec::new();
@@ -161,7 +157,7 @@ async fn put_graph(
         }
         state.collection_revision += 1;
     }
-    if skip_graph {
+    if flags.skip_graph {
         return ok(json!({ "revision": state.collection_revision }));
     }
     ok(graph_json(&state, namespace.as_deref()))

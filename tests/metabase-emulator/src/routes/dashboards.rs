@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use crate::auth::{Auth, Caller, can_write_collection};
 use crate::content::{
     EmbeddingFields, body_collection, can_read_card, can_read_dashboard, can_write_dashboard, card_json, check_bool,
-    check_embedding_change, check_embedding_params, check_parameters, dashboard_json, dashboard_row, find_dashboard_id,
-    non_blank, opt_string, touch_card, touch_dashboard,
+    check_embedding_change, check_embedding_params, check_parameters, dashboard_json, dashboard_row, embeddable_list,
+    find_dashboard_id, move_target, non_blank, opt_string, touch_card, touch_dashboard,
 };
 use crate::http::{ApiError, ApiResult, ok, parse_body};
 use crate::state::{AppState, Card, DashCard, Dashboard, DashboardTab, State as Db, new_entity_id};
@@ -339,12 +339,7 @@ async fn update_dashboard(
     if !can_write_dashboard(&db, &caller, &dash) {
         return Err(ApiError::forbidden());
     }
-    let target = body_collection(&db, &body)?;
-    if let Some(target) = target {
-        if target != dash.collection_id && !can_write_collection(&db, caller.user_id, target) {
-            return Err(ApiError::forbidden());
-        }
-    }
+    let target = move_target(&db, &caller, &body, dash.collection_id)?;
     check_embedding_change(
         &db,
         &caller,
@@ -638,20 +633,8 @@ fn copy_card(db: &mut Db, caller: &Caller, id: i64, target: Option<i64>, dashboa
     new_id
 }
 
-/// Superuser first, then the global switch (Metabase's order for `/embeddable`).
 async fn embeddable(State(app): State<AppState>, Auth(caller): Auth) -> ApiResult {
-    if !caller.is_superuser {
-        return Err(ApiError::forbidden());
-    }
     let db = app.lock();
-    if !db.setting_bool("enable-embedding-static") {
-        return Err(ApiError::bad_request(crate::content::EMBEDDING_DISABLED));
-    }
-    let items: Vec<Value> = db
-        .dashboards
-        .values()
-        .filter(|d| d.enable_embedding && !d.archived)
-        .map(|d| json!({ "id": d.id, "name": d.name }))
-        .collect();
-    ok(json!(items))
+    let dashboards = db.dashboards.values().map(|d| (d.id, d.name.as_str(), d.enable_embedding, d.archived));
+    embeddable_list(&db, &caller, dashboards)
 }

@@ -10,7 +10,7 @@ use axum::routing::{delete, get, put};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Superuser;
-use crate::http::{ApiError, ApiResult, STALE_REVISION, no_content, ok, parse_body, query_pairs, query_value};
+use crate::http::{ApiError, ApiResult, GraphFlags, no_content, ok, parse_body, query_pairs};
 use crate::routes::setup::non_blank;
 use crate::routes::users::{LAST_ADMIN, is_last_admin};
 use crate::state::{AppState, Group, State as Db, new_entity_id};
@@ -367,8 +367,7 @@ async fn update_data_graph(
     body: Bytes,
 ) -> ApiResult {
     let pairs = query_pairs(query.as_deref());
-    let force = query_value(&pairs, "force") == Some("true");
-    let skip_graph = matches!(query_value(&pairs, "skip-graph").or(query_value(&pairs, "skip_graph")), Some("true"));
+    let flags = GraphFlags::from_pairs(&pairs);
     let body = parse_body(&body)?;
     let Some(groups) = body["groups"].as_object() else {
         return Err(ApiError::invalid(
@@ -415,9 +414,7 @@ async fn update_data_graph(
         }
     }
     // 2. Revision check (before anything is applied), §11/§12.
-    if !force && body["revision"].as_i64() != Some(state.data_revision) {
-        return Err(ApiError::text(StatusCode::CONFLICT, STALE_REVISION));
-    }
+    flags.check_revision(&body, state.data_revision)?;
     // 3. Guards on what would actually be written.
     if admin_touched {
         return Err(ApiError::bad_request(ADMIN_GUARD));
@@ -432,7 +429,7 @@ async fn update_data_graph(
     }
     state.data_perms = next;
     state.data_revision += 1;
-    if skip_graph {
+    if flags.skip_graph {
         return ok(json!({ "revision": state.data_revision }));
     }
     let mut sent: Vec<i64> = groups.keys().filter_map(|g| g.parse().ok()).collect();
