@@ -283,7 +283,10 @@ pub mod api {
 /// the tenant dashboard parameter and its mappings, and checks on embed query results.
 pub mod fixtures {
     use metabase_emulator::analytics::{ORDERS_TABLE_ID, TENANT_ROWS};
+    use reqwest::{Method, StatusCode};
     use serde_json::{Value, json};
+
+    use crate::Stack;
 
     /// The locked tenant parameter's slug (and its template tag's name).
     pub const SLUG: &str = "tenant_id";
@@ -358,5 +361,132 @@ pub mod fixtures {
             assert_eq!(row[tenant_col], tenant, "a row of another tenant leaked: {row}");
         }
         rows.len()
+    }
+
+    /// A plain HTTP client for the emulator, as Metabase's admin (API key) or as a browser.
+    pub struct Metabase {
+        pub base: String,
+        api_key: String,
+        http: reqwest::Client,
+    }
+
+    impl Metabase {
+        pub async fn of(stack: &Stack) -> Self {
+            let secrets = stack.deps.secrets.get().await.expect("secret");
+            Self {
+                base: stack.emulator.base_url.trim_end_matches('/').to_owned(),
+                api_key: secrets.metabase_api_key.expose().to_owned(),
+                http: reqwest::Client::new(),
+            }
+        }
+
+        pub async fn admin(&self, method: Method, path: &str, body: Value) -> Value {
+            let response = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base))
+                .header("x-api-key", &self.api_key)
+                .json(&body)
+                .send()
+                .await
+                .expect("the emulator answers");
+            let status = response.status();
+            let text = response.text().await.expect("a body");
+            assert_eq!(status, StatusCode::OK, "{method} {path}: {text}");
+            serde_json::from_str(&text).expect("JSON")
+        }
+
+        /// An embed request: no session, like a browser inside the iframe.
+        pub async fn embed(&self, path: &str) -> (StatusCode, String) {
+            let response = self.http.get(format!("{}{path}", self.base)).send().await.expect("the emulator answers");
+            let status = response.status();
+            (status, response.text().await.expect("a body"))
+        }
+
+        pub async fn card(&self, collection: u64, name: &str, sql: &str) -> u64 {
+            let query = json!({
+                "database": ANALYTICS_DB,
+                "type": "native",
+                "native": {
+                    "query": sql,
+                    "template-tags": {
+                        "tenant_id": {"id": "tag-tenant", "name": "tenant_id", "display-name": "Tenant", "type": "text",
+                                      "required": true},
+                        "channel": {"id": "tag-channel", "name": "channel", "display-name": "Channel", "type": "text",
+                                    "required": false}
+                    }
+                }
+            });
+            let body = json!({"name": name, "display": "table", "visualization_settings": {}, "dataset_query": query,
+                              "collection_id": collection});
+            self.admin(Method::POST, "/api/card", body).await["id"].as_u64().expect("card id")
+        }
+
+        /// A dashboard with tenant and channel parameters; `wired` cards map both, `unwired` none.
+        pub async fn dashboard(
+            &self,
+            collection: u64,
+            name: &str,
+            wired: &[u64],
+            unwired: &[u64],
+        ) -> (u64, Vec<(u64, u64)>) {
+            let created =
+                self.admin(Method::POST, "/api/dashboard", json!({"name": name, "collection_id": collection})).await;
+            let id = created["id"].as_u64().expect("dashboard id");
+            let mut dashcards = Vec::new();
+            for (i, card) in wired.iter().chain(unwired).enumerate() {
+                let mappings = if wired.contains(card) {
+                    json!([
+                        {"parameter_id": "p-tenant", "card_id": card, "target": ["variable", ["template-tag", "tenant_id"]]},
+                        {"parameter_id": "p-channel", "card_id": card, "target": ["variable", ["template-tag", "channel"]]}
+                    ])
+                } else {
+                    json!([])
+                };
+                dashcards.push(json!({"id": -(i as i64) - 1, "card_id": card, "row": i * 6, "col": 0, "size_x": 12,
+                                      "size_y": 6, "parameter_mappings": mappings}));
+            }
+            let wired_dashboard = self
+                .admin(
+                    Method::PUT,
+                    &format!("/api/dashboard/{id}"),
+                    json!({
+                        "parameters": [
+                            {"id": "p-tenant", "name": "Tenant", "slug": "tenant_id", "type": "string/="},
+                            {"id": "p-channel", "name": "Channel", "slug": "channel", "type": "string/="}
+                        ],
+                        "dashcards": dashcards,
+                        "tabs": []
+                    }),
+                )
+                .await;
+            let placed = wired_dashboard["dashcards"]
+                .as_array()
+                .expect("dashcards")
+                .iter()
+                .map(|dc| (dc["id"].as_u64().unwrap(), dc["card_id"].as_u64().unwrap()))
+                .collect();
+            (id, placed)
+        }
+
+        /// Loads a dashboard token's shell and runs every dashcard query; returns each card's row
+        /// count after checking every row belongs to `tenant`.
+        pub async fn dashboard_rows(&self, token: &str, dashcards: &[(u64, u64)], tenant: &str) -> Vec<usize> {
+            let (status, shell) = self.embed(&format!("/api/embed/dashboard/{token}")).await;
+            assert_eq!(status, StatusCode::OK, "{shell}");
+            let mut counts = Vec::new();
+            for (dashcard, card) in dashcards {
+                let (status, text) =
+                    self.embed(&format!("/api/embed/dashboard/{token}/dashcard/{dashcard}/card/{card}")).await;
+                counts.push(tenant_rows(status, &text, tenant));
+            }
+            counts
+        }
+
+        pub async fn question_rows(&self, token: &str, tenant: &str) -> usize {
+            let (status, shell) = self.embed(&format!("/api/embed/card/{token}")).await;
+            assert_eq!(status, StatusCode::OK, "{shell}");
+            let (status, text) = self.embed(&format!("/api/embed/card/{token}/query")).await;
+            tenant_rows(status, &text, tenant)
+        }
     }
 }

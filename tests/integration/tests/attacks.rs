@@ -9,7 +9,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tenantbase::deps::Deps;
 use tenantbase::routes::{Endpoint, ROUTES, Route};
-use tenantbase_tests::api::{as_user, call, sign_up};
+use tenantbase_tests::api::{as_operator, as_user, call, sign_up};
+use tenantbase_tests::fixtures::Metabase;
 use tenantbase_tests::{Stack, TEST_OPERATOR_KEY};
 
 /// Routes that need no credentials.
@@ -17,9 +18,12 @@ fn is_public(endpoint: Endpoint) -> bool {
     matches!(endpoint, Endpoint::Health | Endpoint::Signup | Endpoint::Login)
 }
 
-/// Routes that answer `501` until their issue ships; they are listed, not attacked.
-async fn is_implemented(deps: &Arc<Deps>, token: &str, route: &Route, path: &str) -> bool {
-    as_user(deps, token, route.method.as_str(), path, Some(json!({}))).await.status != 501
+/// Routes that answer `501` until their issue ships; they are listed, not attacked. Probed with
+/// a valid token on ids that exist nowhere and an empty body, so the probe changes nothing.
+async fn is_implemented(deps: &Arc<Deps>, token: &str, route: &Route) -> bool {
+    let nowhere = tenantbase::ids::WorkspaceId::generate().to_string();
+    let path = concrete(route, &nowhere, &nowhere, &format!("{nowhere}.1"), &format!("{nowhere}.1"));
+    as_user(deps, token, route.method.as_str(), &path, Some(json!({}))).await.status != 501
 }
 
 /// A body shaped like what the route takes, so a failure is never "bad JSON" by accident.
@@ -139,7 +143,7 @@ async fn every_protected_route_refuses_every_forged_token() {
     let (mut cases, mut unimplemented) = (0usize, Vec::new());
     for route in ROUTES.iter().filter(|r| !is_public(r.endpoint)) {
         let path = concrete(route, &workspace_id, &victim_id, &item, &item);
-        if !is_implemented(deps, &victim, route, &path).await {
+        if !is_implemented(deps, &victim, route).await {
             unimplemented.push(format!("{} {}", route.method, route.path));
             continue;
         }
@@ -172,4 +176,168 @@ async fn every_protected_route_refuses_every_forged_token() {
     // The operator key itself is not a bearer token.
     let reply = as_user(deps, TEST_OPERATOR_KEY, "GET", "/api/workspaces", None).await;
     assert_eq!(reply.status, 401);
+}
+
+/// Two tenants with wired content, a viewer in the first, and everything discovered.
+struct World {
+    stack: Stack,
+    /// (token, user id) of A's owner, A's viewer and B's owner.
+    alice: (String, String),
+    vic: (String, String),
+    bob: (String, String),
+    a: Value,
+    a_dashboard: String,
+    a_question: String,
+    a_quarantined: String,
+}
+
+async fn world() -> World {
+    let stack = Stack::bootstrapped().await;
+    let deps = stack.deps.clone();
+    let (alice_id, alice) = sign_up(&deps, "alice@acme.test").await;
+    let (vic_id, vic) = sign_up(&deps, "vic@acme.test").await;
+    let (bob_id, bob) = sign_up(&deps, "bob@globex.test").await;
+    let mb = Metabase::of(&stack).await;
+    let mut made = Vec::new();
+    for (tenant, owner) in [("acme", "alice@acme.test"), ("globex", "bob@globex.test")] {
+        let body = json!({"name": tenant, "tenant_key": tenant, "owner_email": owner});
+        let reply = as_operator(&deps, "POST", "/api/workspaces", body).await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        let collection = reply.body["metabase_collection_id"].as_u64().unwrap();
+        let orders =
+            mb.card(collection, "Orders", "SELECT * FROM orders WHERE tenant_id = {{tenant_id}} ORDER BY id").await;
+        let all = mb.card(collection, "Everything", "SELECT * FROM orders ORDER BY id").await;
+        let (dashboard, _) = mb.dashboard(collection, "Orders", &[orders], &[]).await;
+        let (quarantined, _) = mb.dashboard(collection, "Leaky", &[orders], &[all]).await;
+        let id = reply.body["id"].as_str().unwrap().to_owned();
+        let workspace = tenantbase::workspaces::get(&deps.store, id.parse().unwrap()).await.unwrap().unwrap();
+        tenantbase::discovery::sync_workspace(&deps, &workspace).await.unwrap();
+        made.push((reply.body, format!("{id}.{dashboard}"), format!("{id}.{orders}"), format!("{id}.{quarantined}")));
+    }
+    let (a, a_dashboard, a_question, a_quarantined) = made.remove(0);
+    let members = format!("/api/workspaces/{}/members", a["id"].as_str().unwrap());
+    let added =
+        as_user(&deps, &alice, "POST", &members, Some(json!({"email": "vic@acme.test", "role": "viewer"}))).await;
+    assert_eq!(added.status, 201);
+    World {
+        stack,
+        alice: (alice, alice_id),
+        vic: (vic, vic_id),
+        bob: (bob, bob_id),
+        a,
+        a_dashboard,
+        a_question,
+        a_quarantined,
+    }
+}
+
+#[tokio::test]
+async fn another_tenant_and_a_too_small_role_are_refused_on_every_route() {
+    let w = world().await;
+    let deps = &w.stack.deps;
+    let a_id = w.a["id"].as_str().unwrap();
+    let mut cases = 0usize;
+    // B's owner tries every route that names one of A's workspaces, members or items: 404.
+    for route in ROUTES.iter().filter(|r| !is_public(r.endpoint) && r.path.contains('{')) {
+        let path = concrete(route, a_id, &w.alice.1, &w.a_dashboard, &w.a_question);
+        if !is_implemented(deps, &w.alice.0, route).await {
+            continue;
+        }
+        let reply = as_user(deps, &w.bob.0, route.method.as_str(), &path, body_for(route.endpoint)).await;
+        assert_eq!(reply.status, 404, "B's owner on {} {path}: {:?}", route.method, reply.body);
+        cases += 1;
+    }
+    for (kind, id) in [("dashboard", &w.a_dashboard), ("question", &w.a_question)] {
+        let reply =
+            as_user(deps, &w.bob.0, "POST", "/api/embed/token", Some(json!({"entityType": kind, "entityId": id})))
+                .await;
+        assert_eq!(reply.status, 404, "B's owner refreshing A's {kind}: {:?}", reply.body);
+        cases += 1;
+    }
+    // A's viewer tries what takes an editor or an owner: 403.
+    let owner_or_editor = [
+        Endpoint::UpdateWorkspace,
+        Endpoint::DeleteWorkspace,
+        Endpoint::AddMember,
+        Endpoint::UpdateMember,
+        Endpoint::RemoveMember,
+        Endpoint::RevokeWorkspaceEmbeds,
+        Endpoint::RevokeDashboardEmbeds,
+        Endpoint::RevokeQuestionEmbeds,
+        Endpoint::RevokeMemberEmbeds,
+        Endpoint::RestoreMemberEmbeds,
+        Endpoint::EmbedUsage,
+    ];
+    for route in ROUTES.iter().filter(|r| owner_or_editor.contains(&r.endpoint)) {
+        let path = concrete(route, a_id, &w.alice.1, &w.a_dashboard, &w.a_question);
+        let reply = as_user(deps, &w.vic.0, route.method.as_str(), &path, body_for(route.endpoint)).await;
+        assert_eq!(reply.status, 403, "A's viewer on {} {path}: {:?}", route.method, reply.body);
+        cases += 1;
+    }
+    // Embed parameters an attacker controls.
+    let mint = format!("/api/workspaces/dashboards/{}/embed", w.a_dashboard);
+    for (query, status) in [
+        ("param.tenant_id=globex", 400),
+        ("param.tenant_id=acme", 400),
+        ("param.bogus=1", 400),
+        ("minutes=61", 400),
+        ("minutes=0", 400),
+        ("minutes=-5", 400),
+        ("minutes=ten", 400),
+        ("theme=hacker", 400),
+    ] {
+        let reply = as_user(deps, &w.alice.0, "GET", &format!("{mint}?{query}"), None).await;
+        assert_eq!(reply.status, status, "{query}: {:?}", reply.body);
+        cases += 1;
+    }
+    let quarantined =
+        as_user(deps, &w.alice.0, "GET", &format!("/api/workspaces/dashboards/{}/embed", w.a_quarantined), None).await;
+    assert_eq!((quarantined.status, quarantined.body["error"].as_str()), (409, Some("quarantined")));
+    cases += 1;
+    // A revoked member is refused while others still mint.
+    let revoke = format!("/api/workspaces/{a_id}/members/{}/embeds/revoke", w.vic.1);
+    assert!(as_user(deps, &w.alice.0, "POST", &revoke, None).await.status < 300);
+    assert_eq!(as_user(deps, &w.vic.0, "GET", &mint, None).await.status, 403);
+    assert_eq!(as_user(deps, &w.alice.0, "GET", &mint, None).await.status, 200);
+    cases += 1;
+    println!("cross-tenant, role and embed attacks: {cases} cases, 0 successes");
+}
+
+#[tokio::test]
+async fn every_embed_anyone_can_obtain_shows_only_their_tenant() {
+    let w = world().await;
+    let deps = &w.stack.deps;
+    let mb = Metabase::of(&w.stack).await;
+    let (mut embeds, mut rows) = (0usize, 0usize);
+    for ((token, _), tenant) in [(&w.alice, "acme"), (&w.vic, "acme"), (&w.bob, "globex")] {
+        for workspace in as_user(deps, token, "GET", "/api/workspaces", None).await.body.as_array().unwrap() {
+            let id = workspace["id"].as_str().unwrap();
+            for kind in ["dashboards", "questions"] {
+                let listed = as_user(deps, token, "GET", &format!("/api/workspaces/{id}/{kind}"), None).await;
+                for item in listed.body.as_array().unwrap().iter().filter(|i| i["status"] == "embeddable") {
+                    let path = format!("/api/workspaces/{kind}/{}/embed", item["id"].as_str().unwrap());
+                    let minted = as_user(deps, token, "GET", &path, None).await;
+                    assert_eq!(minted.status, 200, "{path}: {:?}", minted.body);
+                    let jwt = minted.body["token"].as_str().unwrap();
+                    embeds += 1;
+                    rows += if kind == "questions" {
+                        mb.question_rows(jwt, tenant).await
+                    } else {
+                        let (status, shell) = mb.embed(&format!("/api/embed/dashboard/{jwt}")).await;
+                        assert_eq!(status, 200, "{shell}");
+                        let shell: Value = serde_json::from_str(&shell).unwrap();
+                        let dashcards: Vec<(u64, u64)> = shell["dashcards"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .filter_map(|d| Some((d["id"].as_u64()?, d["card_id"].as_u64()?)))
+                            .collect();
+                        mb.dashboard_rows(jwt, &dashcards, tenant).await.iter().sum()
+                    };
+                }
+            }
+        }
+    }
+    println!("leak canary: {embeds} embeds, {rows} rows, every row of the viewer's own tenant");
+    assert!(embeds >= 6 && rows > 0, "{embeds} embeds, {rows} rows");
 }

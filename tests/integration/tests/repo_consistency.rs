@@ -86,3 +86,126 @@ fn every_function_package_exists_and_only_wires() {
         assert_eq!(manifest["package"]["name"].as_str(), Some(name));
     }
 }
+
+fn template(relative: &str) -> Value {
+    serde_yaml::from_str(&repo_file(relative)).unwrap_or_else(|e| panic!("{relative} parses: {e}"))
+}
+
+/// `(METHOD, path, function)` of every `HttpApi` event in the SAM template, by the function's binary.
+fn template_http_routes(template: &Value) -> BTreeSet<(String, String, String)> {
+    let mut routes = BTreeSet::new();
+    for (id, resource) in template["Resources"].as_mapping().expect("Resources") {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id:?} has no Metadata.BuildProperties.Binary"));
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else { continue };
+        for (name, event) in events {
+            if event["Type"] != "HttpApi" {
+                continue;
+            }
+            let properties = &event["Properties"];
+            let method = properties["Method"].as_str().unwrap_or_else(|| panic!("{id:?}.{name:?}: Method"));
+            let path = properties["Path"].as_str().unwrap_or_else(|| panic!("{id:?}.{name:?}: Path"));
+            let fresh = routes.insert((method.to_ascii_uppercase(), path.to_owned(), binary.to_owned()));
+            assert!(fresh, "{method} {path} is declared twice on {binary}");
+        }
+    }
+    routes
+}
+
+#[test]
+fn template_http_api_serves_exactly_the_route_table() {
+    let template = template("infra/template.yaml");
+    let declared = template_http_routes(&template);
+    let shared: BTreeSet<(String, String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.as_str().to_owned(), r.path.to_owned(), r.function.name().to_owned()))
+        .collect();
+    let missing: Vec<_> = shared.difference(&declared).collect();
+    let extra: Vec<_> = declared.difference(&shared).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "infra/template.yaml and tenantbase::routes::ROUTES differ\n  in ROUTES only: {missing:?}\n  in the template only: {extra:?}"
+    );
+
+    // One arm64 cargo-lambda function per package, bootstrap included (it has no HTTP routes).
+    let functions: BTreeSet<String> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .map(|r| {
+            assert_eq!(r["Metadata"]["BuildMethod"], Value::from("rust-cargolambda"));
+            r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let packages: BTreeSet<String> =
+        std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../functions"))
+            .expect("functions/")
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+    assert_eq!(functions, packages, "one AWS::Serverless::Function per package under functions/");
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], Value::from("provided.al2023"));
+    assert_eq!(globals["Architectures"], Value::Sequence(vec![Value::from("arm64")]));
+}
+
+/// Every IAM policy statement (a mapping with `Effect`) anywhere in `value`, intrinsic-function
+/// branches (`!If`) included.
+fn iam_statements<'a>(value: &'a Value, found: &mut Vec<&'a Value>) {
+    match value {
+        Value::Mapping(mapping) => {
+            if mapping.contains_key("Effect") {
+                found.push(value);
+            }
+            mapping.values().for_each(|v| iam_statements(v, found));
+        }
+        Value::Sequence(items) => items.iter().for_each(|v| iam_statements(v, found)),
+        Value::Tagged(tagged) => iam_statements(&tagged.value, found),
+        _ => {}
+    }
+}
+
+#[test]
+fn no_iam_statement_in_the_templates_grants_a_wildcard_action() {
+    for file in ["infra/template.yaml", "infra/metabase.yaml"] {
+        let template = template(file);
+        let mut statements = Vec::new();
+        iam_statements(&template["Resources"], &mut statements);
+        assert!(!statements.is_empty(), "{file}: no IAM statements found (the walk is broken)");
+        for statement in statements {
+            assert!(statement.get("NotAction").is_none(), "{file}: NotAction grants everything else: {statement:?}");
+            let actions: Vec<&str> = match &statement["Action"] {
+                Value::String(action) => vec![action.as_str()],
+                Value::Sequence(actions) => {
+                    actions.iter().map(|a| a.as_str().expect("actions are plain strings")).collect()
+                }
+                other => panic!("{file}: statement without a plain Action list: {other:?}"),
+            };
+            for action in actions {
+                assert!(
+                    !action.contains('*') && !action.contains('?') && action.contains(':'),
+                    "{file}: IAM action {action:?} is not one exact action"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_checkov_skip_in_the_templates_gives_its_reason() {
+    for file in ["infra/template.yaml", "infra/metabase.yaml"] {
+        let template = template(file);
+        for (id, resource) in template["Resources"].as_mapping().expect("Resources") {
+            let Some(skips) = resource["Metadata"]["checkov"]["skip"].as_sequence() else { continue };
+            for skip in skips {
+                let check = skip["id"].as_str().unwrap_or_else(|| panic!("{file} {id:?}: skip without an id"));
+                let reason = skip["comment"].as_str().unwrap_or_default().trim();
+                assert!(reason.len() >= 20, "{file} {id:?}: skipping {check} needs a written reason");
+            }
+        }
+    }
+}
