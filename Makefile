@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else lives in scripts/.
-.PHONY: dev test tools
+.PHONY: dev test tools package
 
 dev:
 	@scripts/dev.sh
@@ -9,3 +9,6 @@ test:
 
 tools:
 	@scripts/tools.sh
+
+package:
+	@scripts/package.sh
