@@ -99,7 +99,7 @@ pub fn collection_summary(state: &State, id: Option<i64>) -> Value {
     }
 }
 
-/// The raw collection row (E1's rendering) plus `is_personal`.
+/// The raw collection row (as `collection_json` renders it) plus `is_personal`.
 pub fn collection_core(c: &Collection) -> Value {
     let mut v = crate::routes::collections::collection_json(c);
     v["is_personal"] = json!(c.personal_owner_id.is_some());
