@@ -34,6 +34,10 @@ fn body_for(endpoint: Endpoint) -> Option<Value> {
         Endpoint::AddMember => Some(json!({"email": "attacker@evil.test", "role": "owner"})),
         Endpoint::UpdateMember => Some(json!({"role": "owner"})),
         Endpoint::RefreshEmbedToken => Some(json!({"entityType": "dashboard", "entityId": "x"})),
+        Endpoint::CreateDashboardFromTemplate => Some(json!({"template": "executive"})),
+        Endpoint::RegisterWorkspaceDatabase => {
+            Some(json!({"engine": "postgres", "name": "Stolen", "details": {"host": "db.evil.test", "dbname": "x"}}))
+        }
         _ => None,
     }
 }
@@ -267,6 +271,9 @@ async fn another_tenant_and_a_too_small_role_are_refused_on_every_route() {
         Endpoint::RevokeMemberEmbeds,
         Endpoint::RestoreMemberEmbeds,
         Endpoint::EmbedUsage,
+        Endpoint::CreateDashboardFromTemplate,
+        Endpoint::UpgradeTemplateDashboard,
+        Endpoint::RegisterWorkspaceDatabase,
     ];
     for route in ROUTES.iter().filter(|r| owner_or_editor.contains(&r.endpoint)) {
         let path = concrete(route, a_id, &w.alice.1, &w.a_dashboard, &w.a_question);
