@@ -100,7 +100,10 @@ impl Registration {
         }
         let name = text("name")?;
         if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-            return Err(Error::bad_request("invalid_name", format!("name must be 1 to {MAX_NAME} printable characters")));
+            return Err(Error::bad_request(
+                "invalid_name",
+                format!("name must be 1 to {MAX_NAME} printable characters"),
+            ));
         }
         let details = match body.get("details") {
             Some(Value::Object(map)) if !map.is_empty() && map.len() <= MAX_DETAILS => map.clone(),
@@ -152,9 +155,16 @@ fn connection_refused(error: &MetabaseError) -> Option<Error> {
 /// 409 `database_exists` when another database is registered; 409 when the workspace is not
 /// active; 400 `connection_failed` when Metabase's connection test fails; Metabase or DynamoDB
 /// failures (a retry resumes).
-pub async fn register(deps: &Deps, workspace: &Workspace, registration: Registration) -> Result<(DatabaseRecord, bool)> {
+pub async fn register(
+    deps: &Deps,
+    workspace: &Workspace,
+    registration: Registration,
+) -> Result<(DatabaseRecord, bool)> {
     if workspace.status != Status::Active {
-        return Err(Error::conflict("workspace_not_active", "a database can be registered only for an active workspace"));
+        return Err(Error::conflict(
+            "workspace_not_active",
+            "a database can be registered only for an active workspace",
+        ));
     }
     let admin = deps.metabase_admin().await?;
     if let Some(existing) = get(&deps.store, workspace.id).await? {
@@ -195,7 +205,8 @@ pub async fn register(deps: &Deps, workspace: &Workspace, registration: Registra
         }
         // A concurrent request registered first: answer as its replay would.
         WriteOutcome::ConditionFailed => {
-            let existing = get(&deps.store, workspace.id).await?.ok_or_else(|| Error::internal("database record vanished"))?;
+            let existing =
+                get(&deps.store, workspace.id).await?.ok_or_else(|| Error::internal("database record vanished"))?;
             Ok((existing, false))
         }
     }

@@ -28,12 +28,23 @@ pub fn fingerprint(dashboard: &Value) -> String {
                 .map(|dc| {
                     let mut layout = pick(
                         dc,
-                        &["id", "card_id", "row", "col", "size_x", "size_y", "dashboard_tab_id", "parameter_mappings",
-                          "visualization_settings"],
+                        &[
+                            "id",
+                            "card_id",
+                            "row",
+                            "col",
+                            "size_x",
+                            "size_y",
+                            "dashboard_tab_id",
+                            "parameter_mappings",
+                            "visualization_settings",
+                        ],
                     );
                     let card = dc.get("card").unwrap_or(&Value::Null);
-                    layout["card"] =
-                        pick(card, &["name", "description", "display", "dataset_query", "visualization_settings", "archived"]);
+                    layout["card"] = pick(
+                        card,
+                        &["name", "description", "display", "dataset_query", "visualization_settings", "archived"],
+                    );
                     layout
                 })
                 .collect()

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use fingerprint::fingerprint;
-pub use spec::{CHART_TYPES, Catalog, CardSpec, ChartSummary, Spec, Summary, TENANT_PARAMETER_ID};
+pub use spec::{CHART_TYPES, CardSpec, Catalog, ChartSummary, Spec, Summary, TENANT_PARAMETER_ID};
 
 use crate::deps::Deps;
 use crate::error::{Error, Result};
@@ -63,8 +63,7 @@ impl TemplateRecord {
         Condition {
             expression: "#rev = :rev".to_owned(),
             names: [("#rev".to_owned(), "revision".to_owned())].into(),
-            values: [(":rev".to_owned(), aws_sdk_dynamodb::types::AttributeValue::N(self.revision.to_string()))]
-                .into(),
+            values: [(":rev".to_owned(), aws_sdk_dynamodb::types::AttributeValue::N(self.revision.to_string()))].into(),
         }
     }
 }
@@ -173,8 +172,11 @@ fn layout_body(spec: &Spec, cards: &BTreeMap<String, u64>, current: Option<&Valu
         next_new -= 1;
         next_new
     };
-    let tabs: Vec<(String, i64)> =
-        spec.tabs.iter().map(|name| (name.clone(), existing_tabs.get(name).copied().unwrap_or_else(&mut fresh))).collect();
+    let tabs: Vec<(String, i64)> = spec
+        .tabs
+        .iter()
+        .map(|name| (name.clone(), existing_tabs.get(name).copied().unwrap_or_else(&mut fresh)))
+        .collect();
     let dashcards: Vec<Value> = spec
         .cards
         .iter()
@@ -334,8 +336,9 @@ pub async fn upgrade(
             }
         }
     }
-    let wired =
-        admin.update_dashboard(MetabaseDashboardId(dashboard_id), &layout_body(spec, &record.cards, Some(&current), slug)).await?;
+    let wired = admin
+        .update_dashboard(MetabaseDashboardId(dashboard_id), &layout_body(spec, &record.cards, Some(&current), slug))
+        .await?;
     let dropped: Vec<u64> =
         record.cards.iter().filter(|(key, _)| spec.cards.iter().all(|c| &c.key != *key)).map(|(_, id)| *id).collect();
     archive_cards(&admin, dropped.iter().copied()).await;

@@ -217,7 +217,8 @@ impl Spec {
             if size_x == 0 || size_y == 0 || col + size_x > 24 {
                 return Err(invalid(&this, format!("{named}: layout must fit the 24-column grid")));
             }
-            if let Some((name, tag)) = card.tags.iter().find(|(_, t)| !matches!(t.kind.as_str(), "text" | "number" | "date"))
+            if let Some((name, tag)) =
+                card.tags.iter().find(|(_, t)| !matches!(t.kind.as_str(), "text" | "number" | "date"))
             {
                 return Err(invalid(&this, format!("{named}: tag {name:?} has unsupported type {:?}", tag.kind)));
             }
@@ -225,10 +226,7 @@ impl Spec {
             let mut question = card.question(0, None);
             question["id"] = json!(card.key);
             if let LintOutcome::Quarantined { reasons } = lint_card(&question, tenant_slug) {
-                return Err(invalid(
-                    &this,
-                    format!("{named} lacks a required tenant filter: {}", reasons.join("; ")),
-                ));
+                return Err(invalid(&this, format!("{named} lacks a required tenant filter: {}", reasons.join("; "))));
             }
         }
         Ok(())
@@ -363,7 +361,8 @@ mod tests {
         assert!(text.contains("acquisition_trend") && text.contains("default"), "{text}");
 
         let mut in_optional_clause = executive();
-        in_optional_clause["cards"][0]["sql"] = json!("SELECT * FROM orders WHERE 1 = 1 [[AND tenant_id = {{tenant_id}}]]");
+        in_optional_clause["cards"][0]["sql"] =
+            json!("SELECT * FROM orders WHERE 1 = 1 [[AND tenant_id = {{tenant_id}}]]");
         assert!(message(&in_optional_clause).contains("optional"));
 
         let mut commented_out = executive();
