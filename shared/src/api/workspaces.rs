@@ -145,16 +145,11 @@ async fn list(deps: &Deps, caller: &Caller) -> Result<HttpResponse> {
     Ok(json(StatusCode::OK, &views))
 }
 
-const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
 const MAX_TENANT_KEY: usize = 128;
 
 fn workspace_name(raw: &str) -> Result<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(Error::bad_request("invalid_name", format!("name must be 1 to {MAX_NAME} printable characters")));
-    }
-    Ok(name.to_owned())
+    request::display_name(raw)
 }
 
 fn description(body: &JsonFields) -> Result<Option<String>> {

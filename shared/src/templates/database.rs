@@ -20,7 +20,6 @@ use crate::store::{Condition, Store, WriteOutcome};
 use crate::workspaces::{Status, Workspace, workspace_pk};
 
 const SK: &str = "DATABASE";
-const MAX_NAME: usize = 100;
 const MAX_DETAILS: usize = 50;
 
 /// Engines whose "database" is a file on the Metabase host: connecting one would let a workspace
@@ -98,13 +97,7 @@ impl Registration {
                 format!("{engine} databases are files on the Metabase server and cannot be registered"),
             ));
         }
-        let name = text("name")?;
-        if name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-            return Err(Error::bad_request(
-                "invalid_name",
-                format!("name must be 1 to {MAX_NAME} printable characters"),
-            ));
-        }
+        let name = crate::http::request::display_name(&text("name")?)?;
         let details = match body.get("details") {
             Some(Value::Object(map)) if !map.is_empty() && map.len() <= MAX_DETAILS => map.clone(),
             None | Some(Value::Null) => return Err(Error::bad_request("missing_field", "details is required")),

@@ -229,7 +229,7 @@ pub async fn create(
 ) -> Result<TemplateDashboardView> {
     let spec = catalog.get(template).ok_or_else(|| unknown_template(catalog, template))?;
     let collection = writable(workspace)?;
-    let name = dashboard_name(name.unwrap_or(&spec.title))?;
+    let name = crate::http::request::display_name(name.unwrap_or(&spec.title))?;
     let admin = deps.metabase_admin().await?;
     let database = target_database(deps, &admin, workspace).await?;
     let slug = &deps.config.tenant_slug;
@@ -375,16 +375,6 @@ pub fn check_names(catalog: &Catalog, names: &[String]) -> Result<()> {
         Some(unknown) => Err(unknown_template(catalog, unknown)),
         None => Ok(()),
     }
-}
-
-const MAX_NAME: usize = 100;
-
-fn dashboard_name(raw: &str) -> Result<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(Error::bad_request("invalid_name", format!("name must be 1 to {MAX_NAME} printable characters")));
-    }
-    Ok(name.to_owned())
 }
 
 /// Creates the dashboards of `names` that `workspace` does not have yet (for `POST

@@ -56,17 +56,7 @@ async fn create(deps: &Arc<Deps>, token: &str, workspace: &str, body: Value) -> 
 async fn embed_rows(deps: &Arc<Deps>, mb: &Metabase, token: &str, record_id: &str, tenant: &str) -> Vec<usize> {
     let minted = as_user(deps, token, "GET", &format!("/api/workspaces/dashboards/{record_id}/embed"), None).await;
     assert_eq!(minted.status, 200, "{:?}", minted.body);
-    let jwt = minted.body["token"].as_str().unwrap();
-    let (status, shell) = mb.embed(&format!("/api/embed/dashboard/{jwt}")).await;
-    assert_eq!(status, 200, "{shell}");
-    let shell: Value = serde_json::from_str(&shell).unwrap();
-    let dashcards: Vec<(u64, u64)> = shell["dashcards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|d| Some((d["id"].as_u64()?, d["card_id"].as_u64()?)))
-        .collect();
-    mb.dashboard_rows(jwt, &dashcards, tenant).await
+    mb.shell_rows(minted.body["token"].as_str().unwrap(), tenant).await
 }
 
 /// The database ids the cards of a dashboard query.
