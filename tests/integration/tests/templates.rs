@@ -418,3 +418,42 @@ async fn template_routes_refuse_other_tenants_and_small_roles() {
     let theirs = as_user(deps, &w.bob, "GET", &format!("/api/workspaces/{}/dashboards", w.globex), None).await;
     assert_eq!(theirs.body.as_array().unwrap().len(), 0, "{:?}", theirs.body);
 }
+
+#[tokio::test]
+async fn an_interrupted_upgrade_resumes_instead_of_reporting_a_hand_edit() {
+    let w = world().await;
+    let deps = &w.stack.deps;
+    let mb = Metabase::of(&w.stack).await;
+    let created = create(deps, &w.alice, &w.acme, json!({"template": "executive"})).await;
+    let dashboard = created.body["metabase_dashboard_id"].as_u64().unwrap();
+    let workspace = stored(deps, &w.acme).await;
+    let v2 = executive_v2(2);
+    let catalog = Catalog::from_sources(&[("executive.json", &v2)], SLUG).unwrap();
+
+    // Metabase fails the layout PUT (past the client's retries): the cards are already updated.
+    let http = reqwest::Client::new();
+    let fault = json!({"path": format!("/api/dashboard/{dashboard}"), "method": "PUT", "status": 503, "count": 50});
+    assert!(
+        http.post(w.stack.emulator_url("/__emulator/faults")).json(&fault).send().await.unwrap().status().is_success()
+    );
+    let failed = templates::upgrade(deps, &catalog, &workspace, dashboard).await.unwrap_err();
+    assert_eq!(failed.status().as_u16(), 503, "{failed}");
+    http.delete(w.stack.emulator_url("/__emulator/faults")).send().await.unwrap();
+    let record = templates::get(&deps.store, workspace.id, dashboard).await.unwrap().unwrap();
+    assert_eq!((record.version, record.upgrading_to), (1, Some(2)));
+    let half = mb.admin(Method::GET, &format!("/api/dashboard/{dashboard}"), Value::Null).await;
+    assert_ne!(templates::fingerprint(&half), record.fingerprint, "our own half-written change");
+
+    // The retry finishes the upgrade rather than taking our own change for a hand edit.
+    let done = templates::upgrade(deps, &catalog, &workspace, dashboard).await.expect("the retry resumes");
+    assert_eq!(serde_json::to_value(&done).unwrap()["template"]["version"], 2);
+    let record = templates::get(&deps.store, workspace.id, dashboard).await.unwrap().unwrap();
+    assert_eq!((record.version, record.upgrading_to, record.cards.len()), (2, None, 4));
+    let after = mb.admin(Method::GET, &format!("/api/dashboard/{dashboard}"), Value::Null).await;
+    assert_eq!(after["dashcards"].as_array().unwrap().len(), 4, "the card made before the failure was not made twice");
+    let cards = mb.admin(Method::GET, "/api/card/", Value::Null).await;
+    let by_channel = cards.as_array().unwrap().iter().filter(|c| c["name"] == "Orders by channel").count();
+    assert_eq!(by_channel, 1);
+    let rows = embed_rows(deps, &mb, &w.alice, created.body["id"].as_str().unwrap(), "acme").await;
+    assert!(rows.len() == 4 && rows.iter().all(|n| *n > 0), "{rows:?}");
+}
