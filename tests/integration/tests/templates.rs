@@ -3,7 +3,7 @@
 //! place and their refusal after a hand edit; the per-workspace database; and the cross-tenant and
 //! role matrix of the new routes.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Once};
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -33,7 +33,41 @@ async fn workspace_for(deps: &Arc<Deps>, tenant: &str, owner: &str, extra: Value
     reply.body
 }
 
+/// Everything the functions log in this test binary (down to trace), to check that connection
+/// credentials never reach a log line.
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the capturing subscriber before any stack does (the harness's own `try_init` then
+/// leaves it in place).
+fn capture_logs() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info,tenantbase=trace"))
+            .with_writer(|| Capture)
+            .init();
+    });
+}
+
+fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
 async fn world() -> World {
+    capture_logs();
     let stack = Stack::bootstrapped().await;
     let deps = stack.deps.clone();
     let (_, alice) = sign_up(&deps, "alice@acme.test").await;
@@ -150,6 +184,7 @@ async fn create_workspace(deps: &Arc<Deps>, token: &str, key: &str, body: &Value
 
 #[tokio::test]
 async fn templates_at_workspace_creation_are_created_once() {
+    capture_logs();
     let stack = Stack::bootstrapped().await;
     let deps = &stack.deps;
     let (_, carol) = sign_up(deps, "carol@initech.test").await;
@@ -360,6 +395,10 @@ async fn a_workspace_database_is_registered_and_used() {
         let result: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(result["database_id"], db, "ran on the workspace's database");
     }
+    // The password reached Metabase and no log line.
+    let logged = logs();
+    assert!(logged.contains("workspace database registered"), "the capture works");
+    assert!(!logged.contains("pw-Secret-1"), "a connection password was logged");
     // Another workspace's templates still use the shared analytics database.
     let theirs = create(deps, &w.bob, &w.globex, json!({"template": "analytical"})).await;
     assert_eq!(card_databases(&mb, theirs.body["metabase_dashboard_id"].as_u64().unwrap()).await, [2, 2, 2]);
