@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod signer;
 pub mod store;
 pub mod telemetry;
+pub mod templates;
 pub mod users;
 pub mod workspaces;
 

@@ -12,10 +12,10 @@ mod signup;
 mod workspaces;
 
 use crate::deps::Deps;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::health;
 use crate::http::{self, HttpResponse};
-use crate::routes::{Endpoint, Function, ROUTES};
+use crate::routes::Function;
 
 /// Runs `function` on the Lambda runtime: tracing, configuration and clients once, then one
 /// dispatch per request.
@@ -48,16 +48,4 @@ async fn dispatch(function: Function, deps: &Deps, request: &Request) -> Result<
         Function::Discovery => Box::pin(discovery::handle(deps, matched, request)).await,
         Function::Embed => Box::pin(embed::handle(deps, matched, request)).await,
     }
-}
-
-/// The answer of a route whose issue is still open: 501 until it ships.
-pub(crate) fn not_implemented(endpoint: Endpoint) -> Error {
-    Error::NotImplemented(describe(endpoint))
-}
-
-fn describe(endpoint: Endpoint) -> String {
-    ROUTES
-        .iter()
-        .find(|r| r.endpoint == endpoint)
-        .map_or_else(|| format!("{endpoint:?}"), |r| format!("{} {}", r.method, r.path))
 }

@@ -17,6 +17,8 @@ use crate::http::{HttpResponse, Matched, json, no_content};
 use crate::ids::{MetabaseCollectionId, MetabaseGroupId, UserId, WorkspaceId};
 use crate::routes::Endpoint;
 use crate::signer::Appearance;
+use crate::templates::database::{self, DatabaseView, Registration};
+use crate::templates::{self, Catalog, TemplateDashboardView};
 use crate::users;
 use crate::workspaces::members::{self, Added, MemberView};
 use crate::workspaces::{self, Inserted, Role, Status, Workspace, provision};
@@ -26,7 +28,6 @@ pub(super) async fn handle(deps: &Deps, matched: Matched, request: &Request) -> 
     match matched.endpoint {
         Endpoint::ListWorkspaces => list(deps, &caller).await,
         Endpoint::CreateWorkspace => create(deps, &caller, request).await,
-        Endpoint::RegisterWorkspaceDatabase => Err(super::not_implemented(matched.endpoint)),
         endpoint => {
             let id = matched.params.get("id").unwrap_or_default();
             let access = authorize(deps, &caller, id).await?;
@@ -38,6 +39,7 @@ pub(super) async fn handle(deps: &Deps, matched: Matched, request: &Request) -> 
                 Endpoint::AddMember => add_member(deps, access, request).await,
                 Endpoint::UpdateMember => update_member(deps, access, matched.params.get("user_id"), request).await,
                 Endpoint::RemoveMember => remove_member(deps, access, matched.params.get("user_id")).await,
+                Endpoint::RegisterWorkspaceDatabase => register_database(deps, access, request).await,
                 other => Err(Error::internal(format!("{other:?} is not an endpoint of the workspaces function"))),
             }
         }
@@ -64,6 +66,9 @@ pub struct WorkspaceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embed_appearance: Option<Appearance>,
     pub created_at: String,
+    /// Dashboards created from `templates` at creation (absent otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dashboards: Vec<TemplateDashboardView>,
 }
 
 impl From<&Workspace> for WorkspaceView {
@@ -83,6 +88,7 @@ impl From<&Workspace> for WorkspaceView {
             role: None,
             embed_appearance: w.embed_appearance.clone(),
             created_at: w.created_at.clone(),
+            dashboards: Vec::new(),
         }
     }
 }
@@ -96,7 +102,7 @@ pub struct Access {
 }
 
 impl Access {
-    fn require(&self, role: Role, action: &str) -> Result<()> {
+    pub(super) fn require(&self, role: Role, action: &str) -> Result<()> {
         if self.role >= role {
             Ok(())
         } else {
@@ -139,16 +145,11 @@ async fn list(deps: &Deps, caller: &Caller) -> Result<HttpResponse> {
     Ok(json(StatusCode::OK, &views))
 }
 
-const MAX_NAME: usize = 100;
 const MAX_DESCRIPTION: usize = 1000;
 const MAX_TENANT_KEY: usize = 128;
 
 fn workspace_name(raw: &str) -> Result<String> {
-    let name = raw.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(Error::bad_request("invalid_name", format!("name must be 1 to {MAX_NAME} printable characters")));
-    }
-    Ok(name.to_owned())
+    request::display_name(raw)
 }
 
 fn description(body: &JsonFields) -> Result<Option<String>> {
@@ -195,6 +196,7 @@ async fn create(deps: &Deps, caller: &Caller, request: &Request) -> Result<HttpR
     let description = description(&body)?;
     let requested_key = body.optional_string("tenant_key")?;
     let owner_email = body.optional_string("owner_email")?;
+    let template_names = template_names(deps, &body)?;
     let (owner_id, tenant_key) = match caller {
         Caller::User(principal) => {
             if requested_key.is_some() {
@@ -273,7 +275,44 @@ async fn create(deps: &Deps, caller: &Caller, request: &Request) -> Result<HttpR
             })?
         }
     };
-    Ok(json(StatusCode::CREATED, &WorkspaceView { role: Some(Role::Owner), ..WorkspaceView::from(&workspace) }))
+    let dashboards = match &template_names {
+        Some((catalog, names)) => Box::pin(templates::ensure_all(deps, catalog, &workspace, names)).await?,
+        None => Vec::new(),
+    };
+    Ok(json(
+        StatusCode::CREATED,
+        &WorkspaceView { role: Some(Role::Owner), dashboards, ..WorkspaceView::from(&workspace) },
+    ))
+}
+
+/// `templates: ["executive", …]` of a create request, checked against the catalogue before
+/// anything is created.
+fn template_names(deps: &Deps, body: &JsonFields) -> Result<Option<(Catalog, Vec<String>)>> {
+    let invalid = || Error::bad_request("invalid_field", "templates must be an array of template names");
+    let names: Vec<String> = match body.0.get("templates") {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::Array(items)) if items.len() <= 20 => {
+            items.iter().map(|v| v.as_str().map(str::to_owned).ok_or_else(invalid)).collect::<Result<_>>()?
+        }
+        Some(_) => return Err(invalid()),
+    };
+    let catalog = Catalog::builtin(&deps.config.tenant_slug)?;
+    templates::check_names(&catalog, &names)?;
+    let mut unique = Vec::new();
+    for name in names {
+        if !unique.contains(&name) {
+            unique.push(name);
+        }
+    }
+    Ok(Some((catalog, unique)))
+}
+
+async fn register_database(deps: &Deps, access: Access, request: &Request) -> Result<HttpResponse> {
+    access.require(Role::Owner, "register a database")?;
+    let registration = Registration::parse(request::json_object(request)?.0)?;
+    let (record, created) = database::register(deps, &access.workspace, registration).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(json(status, &DatabaseView::from(&record)))
 }
 
 async fn update(deps: &Deps, access: Access, request: &Request) -> Result<HttpResponse> {

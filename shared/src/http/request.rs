@@ -185,6 +185,21 @@ impl FormFields {
     }
 }
 
+/// The longest name a workspace, dashboard or database may have.
+pub const MAX_NAME: usize = 100;
+
+/// A display name from a request: trimmed, 1 to [`MAX_NAME`] characters, no control characters.
+///
+/// # Errors
+/// 400 `invalid_name`.
+pub fn display_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(Error::bad_request("invalid_name", format!("name must be 1 to {MAX_NAME} printable characters")));
+    }
+    Ok(name.to_owned())
+}
+
 fn missing(name: &str) -> Error {
     Error::bad_request("missing_field", format!("{name} is required"))
 }

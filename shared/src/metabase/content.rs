@@ -129,6 +129,40 @@ impl MetabaseClient {
         self.put(&format!("api/dashboard/{id}"), &embedding_body(params)).await
     }
 
+    /// `POST /api/card` (§19.4): a new card; returns it. Not retried after an ambiguous failure
+    /// (a repeat would create a second card).
+    ///
+    /// # Errors
+    /// Metabase refused (e.g. `400` for an invalid query, `403` without write on the collection).
+    pub async fn create_card(&self, body: &Value) -> Result<Value, MetabaseError> {
+        self.post("api/card", body).await
+    }
+
+    /// `PUT /api/card/:id` with any card fields (partial update); returns the card.
+    ///
+    /// # Errors
+    /// Metabase refused.
+    pub async fn update_card(&self, id: MetabaseCardId, body: &Value) -> Result<Value, MetabaseError> {
+        self.put(&format!("api/card/{id}"), body).await
+    }
+
+    /// `POST /api/dashboard` (§14): a new, empty dashboard; returns it.
+    ///
+    /// # Errors
+    /// Metabase refused.
+    pub async fn create_dashboard(&self, body: &Value) -> Result<Value, MetabaseError> {
+        self.post("api/dashboard", body).await
+    }
+
+    /// `PUT /api/dashboard/:id` with any dashboard fields; with `dashcards` and `tabs` it replaces
+    /// the layout in one transaction (§19.4). Returns the full dashboard.
+    ///
+    /// # Errors
+    /// Metabase refused.
+    pub async fn update_dashboard(&self, id: MetabaseDashboardId, body: &Value) -> Result<Value, MetabaseError> {
+        self.put(&format!("api/dashboard/{id}"), body).await
+    }
+
     /// `PUT /api/card/:id`, as [`MetabaseClient::set_dashboard_embedding`].
     ///
     /// # Errors

@@ -482,6 +482,21 @@ pub mod fixtures {
             counts
         }
 
+        /// Loads a dashboard token's shell and runs every data dashcard it lists (all tabs); returns
+        /// each card's row count after checking every row belongs to `tenant`.
+        pub async fn shell_rows(&self, token: &str, tenant: &str) -> Vec<usize> {
+            let (status, shell) = self.embed(&format!("/api/embed/dashboard/{token}")).await;
+            assert_eq!(status, StatusCode::OK, "{shell}");
+            let shell: Value = serde_json::from_str(&shell).expect("JSON shell");
+            let dashcards: Vec<(u64, u64)> = shell["dashcards"]
+                .as_array()
+                .expect("dashcards")
+                .iter()
+                .filter_map(|d| Some((d["id"].as_u64()?, d["card_id"].as_u64()?)))
+                .collect();
+            self.dashboard_rows(token, &dashcards, tenant).await
+        }
+
         pub async fn question_rows(&self, token: &str, tenant: &str) -> usize {
             let (status, shell) = self.embed(&format!("/api/embed/card/{token}")).await;
             assert_eq!(status, StatusCode::OK, "{shell}");

@@ -1,5 +1,6 @@
-//! The `analytics` warehouse: an in-memory SQLite copy of the `orders` table with rows for three
-//! tenants, and a small query engine that substitutes template tags the way Metabase does (§19.4,
+//! The `analytics` warehouse: an in-memory SQLite database created from `templates/analytics.sql`
+//! (the schema and sample rows the dashboard templates query, for three tenants), and a small query
+//! engine that substitutes template tags the way Metabase does (§19.4,
 //! §19.5) so that a missing or wrong tenant filter visibly returns other tenants' rows.
 
 use std::sync::Mutex;
@@ -603,27 +604,8 @@ impl Default for AnalyticsDb {
     }
 }
 
-/// The deterministic seed rows: `(id, tenant_id, created_at, channel, amount)`.
-pub fn seed_rows() -> Vec<(i64, &'static str, String, &'static str, f64)> {
-    const CHANNELS: [&str; 3] = ["web", "store", "partner"];
-    let mut rows = Vec::new();
-    let mut id = 0_i64;
-    for (tenant, count) in TENANT_ROWS {
-        for _ in 0..count {
-            id += 1;
-            let day = (id - 1) % 28 + 1;
-            let month = (id - 1) / 28 + 1;
-            rows.push((
-                id,
-                tenant,
-                format!("2025-{month:02}-{day:02}T10:00:00"),
-                CHANNELS[(id % 3) as usize],
-                10.0 + ((id * 37) % 90) as f64 + 0.25,
-            ));
-        }
-    }
-    rows
-}
+/// The warehouse's schema and sample rows: the same file `make dev` and a real warehouse use.
+pub const SEED_SQL: &str = include_str!("../../../templates/analytics.sql");
 
 fn value_of(v: ValueRef<'_>) -> Value {
     match v {
@@ -638,26 +620,22 @@ fn value_of(v: ValueRef<'_>) -> Value {
 /// The process-wide warehouse. It is read-only, so every emulator instance (and every test) can share
 /// one copy instead of re-seeding per request; emulator state dumps stay free of it.
 pub fn shared() -> &'static AnalyticsDb {
-    static DB: std::sync::LazyLock<AnalyticsDb> = std::sync::LazyLock::new(AnalyticsDb::new);
-    &DB
+    &SHARED
 }
+
+/// A handle on the shared warehouse, for code that holds warehouses of several databases.
+pub fn shared_handle() -> std::sync::Arc<AnalyticsDb> {
+    SHARED.clone()
+}
+
+static SHARED: std::sync::LazyLock<std::sync::Arc<AnalyticsDb>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(AnalyticsDb::new()));
 
 impl AnalyticsDb {
     /// A fresh in-memory copy of the seed data, made read-only so card SQL cannot alter it.
     pub fn new() -> Self {
         let conn = Connection::open_in_memory().expect("in-memory SQLite opens");
-        conn.execute_batch(
-            "CREATE TABLE orders (id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, \
-             created_at TEXT NOT NULL, channel TEXT NOT NULL, amount REAL NOT NULL);",
-        )
-        .expect("schema is valid");
-        for (id, tenant, created_at, channel, amount) in seed_rows() {
-            conn.execute(
-                "INSERT INTO orders (id, tenant_id, created_at, channel, amount) VALUES (?1, ?2, ?3, ?4, ?5)",
-                rusqlite::params![id, tenant, created_at, channel, amount],
-            )
-            .expect("seed insert succeeds");
-        }
+        conn.execute_batch(SEED_SQL).expect("templates/analytics.sql runs on SQLite");
         conn.execute_batch("PRAGMA query_only = ON;").expect("pragma is valid");
         AnalyticsDb { conn: Mutex::new(conn) }
     }
@@ -836,7 +814,26 @@ mod tests {
                 (104, "amount", "type/Float"),
             ]
         );
-        assert_eq!(seed_rows(), seed_rows());
+    }
+
+    #[test]
+    fn the_seed_file_keeps_the_orders_rows_and_adds_the_template_tables() {
+        let db = AnalyticsDb::new();
+        for (tenant, rows) in TENANT_ROWS {
+            let r =
+                db.run_native(&format!("SELECT * FROM orders WHERE tenant_id = '{tenant}'"), &Map::new(), &Map::new());
+            assert_eq!(r.rows().len(), rows, "{tenant}");
+        }
+        let first = db.run_native("SELECT * FROM orders WHERE id = 1", &Map::new(), &Map::new());
+        assert_eq!(
+            first.rows()[0],
+            vec![json!(1), json!("acme"), json!("2025-01-01T10:00:00"), json!("store"), json!(47.25)]
+        );
+        for table in ["campaigns", "customers"] {
+            let r =
+                db.run_native(&format!("SELECT DISTINCT tenant_id FROM {table} ORDER BY 1"), &Map::new(), &Map::new());
+            assert_eq!(tenants(&r), vec![json!("acme"), json!("globex"), json!("initech")], "{table}");
+        }
     }
 
     #[test]

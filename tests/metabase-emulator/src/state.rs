@@ -226,6 +226,11 @@ pub struct Database {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub tables: Vec<Table>,
+    /// Where native queries against this database run: the emulator cannot reach the server the
+    /// details name, so a database registered through `POST /api/database` gets its own in-memory
+    /// copy of the seed warehouse. `None` for the sample database (no queries run there).
+    #[serde(skip)]
+    pub warehouse: Option<std::sync::Arc<crate::analytics::AnalyticsDb>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -581,6 +586,7 @@ impl State {
             created_at: now,
             updated_at: now,
             tables: sample_tables,
+            warehouse: None,
         });
         state.add_database(Database {
             id: ANALYTICS_DB_ID,
@@ -594,6 +600,7 @@ impl State {
             created_at: now,
             updated_at: now,
             tables: analytics_catalog(),
+            warehouse: Some(crate::analytics::shared_handle()),
         });
         // Seeding is not an edit: fresh installs start at revision 0 for both graphs.
         state.data_revision = 0;

@@ -653,3 +653,49 @@ async fn entity_id_resources() {
     let body = f.env.get_anon(&f.query_path(&token, "")).await.query();
     assert_eq!(tenants(&body).0, vec!["initech".to_string()]);
 }
+
+/// A database registered through `POST /api/database` runs native queries on its own warehouse
+/// (seeded from `templates/analytics.sql`): results carry its `database_id`, the tenant filter
+/// applies, and the template tables exist there as in the sample `analytics` database.
+#[tokio::test]
+async fn registered_database_runs_native_queries_on_its_own_warehouse() {
+    let env = Env::start().await;
+    let db = env
+        .post_ok(
+            "/api/database",
+            json!({"name": "acme warehouse", "engine": "postgres",
+                   "details": {"host": "db.acme.test", "dbname": "acme", "user": "ro", "password": "pw"}}),
+        )
+        .await;
+    let db_id = db["id"].as_i64().unwrap();
+    assert_ne!(db_id, ANALYTICS_DB);
+    let tags = json!({"tenant_id": {"id": "t1", "name": "tenant_id", "display-name": "Tenant", "type": "text",
+                                    "required": true}});
+    let sql = "SELECT name, platform, tenant_id FROM campaigns WHERE tenant_id = {{tenant_id}}";
+    let card = env
+        .create_card(
+            "Campaigns",
+            json!({"database": db_id, "type": "native", "native": {"query": sql, "template-tags": tags}}),
+        )
+        .await;
+    env.put_ok(
+        &format!("/api/card/{card}"),
+        json!({"enable_embedding": true, "embedding_params": {"tenant_id": "locked"}}),
+        200,
+    )
+    .await;
+    let token = card_token(card, json!({"tenant_id": "acme"}));
+    let result = env.get_anon(&format!("/api/embed/card/{token}/query")).await.query();
+    assert_eq!(result["database_id"], db_id, "{result}");
+    let (seen, rows) = tenants(&result);
+    assert_eq!(seen, vec!["acme"]);
+    assert!(rows > 0);
+
+    // A card on a database the emulator has no warehouse for (the h2 sample) fails like a query error.
+    let sample =
+        env.create_card("Sample", json!({"database": 1, "type": "native", "native": {"query": "SELECT 1"}})).await;
+    env.put_ok(&format!("/api/card/{sample}"), json!({"enable_embedding": true, "embedding_params": {}}), 200).await;
+    let token = card_token(sample, json!({}));
+    let failed = env.get_anon(&format!("/api/embed/card/{token}/query")).await.query();
+    assert_eq!(failed["status"], "failed", "{failed}");
+}

@@ -221,6 +221,9 @@ async fn create_database(State(app): State<AppState>, Superuser(_): Superuser, b
         created_at: now,
         updated_at: now,
         tables: Vec::new(),
+        // Its own copy of the seed warehouse, so queries against it run (and are told apart from
+        // the sample `analytics` database by their `database_id`).
+        warehouse: Some(std::sync::Arc::new(crate::analytics::AnalyticsDb::new())),
     });
     let db = &state.databases[&id];
     ok(database_json(db, None, true))

@@ -3,6 +3,8 @@
 //! Every failure on `/api/embed` is a 400 with the plain-text message (Metabase's "message-only
 //! exceptions"), except a token that cannot match the route regex, which is the generic 404.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
@@ -10,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
-use crate::analytics::{self, QueryResult};
+use crate::analytics::{self, AnalyticsDb, QueryResult};
 use crate::embed_params::{self, CardValues};
 use crate::embed_token::{self, ResourceKind, ResourceRef, VerifiedToken};
 use crate::http::{ApiError, ApiResult, json_response};
 use crate::page;
-use crate::state::{ANALYTICS_DB_ID, AppState, Card, DashCard, Dashboard, State as Db};
+use crate::state::{AppState, Card, DashCard, Dashboard, State as Db};
 
 pub const EMBEDDING_DISABLED: &str = "Embedding is not enabled.";
 pub const OBJECT_EMBEDDING_DISABLED: &str = "Embedding is not enabled for this object.";
@@ -138,14 +140,21 @@ fn card_database(card: &Card) -> Option<i64> {
     card.dataset_query.get("database").and_then(Value::as_i64).or(card.database_id)
 }
 
-/// Runs a card's query with resolved values; only the analytics warehouse can actually execute.
-fn run_card(card: &Card, values: &CardValues) -> QueryResult {
+/// The warehouse a card's query runs on: the one of its database (the sample `analytics` database,
+/// or the copy a database registered through `POST /api/database` owns); `None` when that database
+/// cannot run queries here. Resolved under the state lock; the query itself runs after it.
+fn warehouse_of(db: &Db, card: &Card) -> Option<Arc<AnalyticsDb>> {
+    card_database(card).and_then(|id| db.databases.get(&id)).and_then(|d| d.warehouse.clone())
+}
+
+/// Runs a card's query with resolved values on its database's warehouse.
+fn run_card(card: &Card, values: &CardValues, warehouse: Option<&AnalyticsDb>) -> QueryResult {
     let database = card_database(card);
-    if database != Some(ANALYTICS_DB_ID) {
+    let Some(warehouse) = warehouse else {
         return QueryResult::failed(format!("database {database:?} cannot run queries here"))
             .with_context(database, card.dataset_query.clone());
-    }
-    analytics::shared().run(&card.dataset_query, &values.tags, &values.fields)
+    };
+    warehouse.run(&card.dataset_query, &values.tags, &values.fields)
 }
 
 fn accepted(result: &QueryResult) -> Response {
@@ -243,7 +252,7 @@ async fn dashcard_query(
     Path((token, dashcard_id, card_id)): Path<(String, String, String)>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
-    let (card, values) = {
+    let (warehouse, card, values) = {
         let db = app.lock();
         let dashcard_id = parse_id(&dashcard_id)?;
         let card_id = parse_id(&card_id)?;
@@ -261,9 +270,9 @@ async fn dashcard_query(
             .ok_or(EmbedError::from(crate::http::NOT_FOUND))?;
         let card = db.cards.get(&card_id).cloned().ok_or(EmbedError::from(crate::http::NOT_FOUND))?;
         let values = dashcard_values(&dashboard, dc, &card, &verified.params, &url)?;
-        (card, values)
+        (warehouse_of(&db, &card), card, values)
     };
-    Ok(accepted(&run_card(&card, &values)))
+    Ok(accepted(&run_card(&card, &values, warehouse.as_deref())))
 }
 
 /// The card's parameters as embeds see them: stored ones plus those synthesised from template tags
@@ -348,14 +357,14 @@ async fn card(State(app): State<AppState>, Path(token): Path<String>) -> ApiResu
 
 /// `GET /api/embed/card/:token/query` → 202 query results.
 async fn card_query(State(app): State<AppState>, Path(token): Path<String>, RawQuery(raw): RawQuery) -> ApiResult {
-    let (card, values) = {
+    let (warehouse, card, values) = {
         let db = app.lock();
         let verified = verify(&db, &token, ResourceKind::Question)?;
         let card = find_card(&db, &verified.resource)?;
         let values = card_values(&card, &verified.params, &url_params(raw))?;
-        (card, values)
+        (warehouse_of(&db, &card), card, values)
     };
-    Ok(accepted(&run_card(&card, &values)))
+    Ok(accepted(&run_card(&card, &values, warehouse.as_deref())))
 }
 
 fn html(body: String) -> Response {
@@ -363,7 +372,7 @@ fn html(body: String) -> Response {
 }
 
 /// A dashboard name and, per data card, its title, card and resolved values.
-type DashboardRun = (String, Vec<(String, Card, CardValues)>);
+type DashboardRun = (String, Vec<(String, Card, CardValues, Option<Arc<AnalyticsDb>>)>);
 
 /// `GET /embed/dashboard/{token}`: the iframe page. Like Metabase's SPA it always answers 200 and shows
 /// the error text when the token or the parameters are rejected.
@@ -379,14 +388,16 @@ async fn dashboard_page(State(app): State<AppState>, Path(token): Path<String>) 
                 continue;
             };
             let values = dashcard_values(&dashboard, dc, card, &verified.params, &none)?;
-            cards.push((card.name.clone(), card.clone(), values));
+            cards.push((card.name.clone(), card.clone(), values, warehouse_of(&db, card)));
         }
         Ok((dashboard.name, cards))
     })();
     match built {
         Ok((name, cards)) => {
-            let results: Vec<(String, QueryResult)> =
-                cards.into_iter().map(|(title, card, values)| (title, run_card(&card, &values))).collect();
+            let results: Vec<(String, QueryResult)> = cards
+                .into_iter()
+                .map(|(title, card, values, w)| (title, run_card(&card, &values, w.as_deref())))
+                .collect();
             html(page::dashboard_page(&name, &results))
         }
         Err(e) => html(page::error_page(e.page_text())),
@@ -395,15 +406,17 @@ async fn dashboard_page(State(app): State<AppState>, Path(token): Path<String>) 
 
 /// `GET /embed/question/{token}`.
 async fn question_page(State(app): State<AppState>, Path(token): Path<String>) -> Response {
-    let built = (|| -> Result<(Card, CardValues), EmbedError> {
+    let built = (|| -> Result<(Option<Arc<AnalyticsDb>>, Card, CardValues), EmbedError> {
         let db = app.lock();
         let verified = verify(&db, &token, ResourceKind::Question)?;
         let card = find_card(&db, &verified.resource)?;
         let values = card_values(&card, &verified.params, &Map::new())?;
-        Ok((card, values))
+        Ok((warehouse_of(&db, &card), card, values))
     })();
     match built {
-        Ok((card, values)) => html(page::question_page(&card.name, &run_card(&card, &values))),
+        Ok((warehouse, card, values)) => {
+            html(page::question_page(&card.name, &run_card(&card, &values, warehouse.as_deref())))
+        }
         Err(e) => html(page::error_page(e.page_text())),
     }
 }
