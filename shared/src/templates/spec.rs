@@ -28,6 +28,11 @@ pub const CHART_TYPES: [&str; 7] = ["line", "bar", "pie", "scatter", "table", "s
 /// The id of the tenant parameter on every template dashboard (Metabase accepts any string).
 pub const TENANT_PARAMETER_ID: &str = "tb_tenant";
 
+/// The name a spec gives its tenant filter tag. Specs are written once for every deployment, so
+/// when the configured tenant slug differs, the tag is renamed to it at load (in the tag list and
+/// in `{{...}}` references of the SQL) before validation; the data column stays as written.
+pub const SPEC_TENANT_TAG: &str = "tenant_id";
+
 /// One dashboard template.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -133,7 +138,8 @@ impl Catalog {
     pub fn from_sources(sources: &[(&str, &str)], tenant_slug: &str) -> Result<Self> {
         let mut specs: Vec<Spec> = Vec::new();
         for (file, text) in sources {
-            let spec: Spec = serde_json::from_str(text).map_err(|e| invalid(file, e))?;
+            let mut spec: Spec = serde_json::from_str(text).map_err(|e| invalid(file, e))?;
+            spec.retarget_tenant_tag(file, tenant_slug)?;
             spec.validate(file, tenant_slug)?;
             if specs.iter().any(|s| s.name == spec.name) {
                 return Err(invalid(file, format!("another template is already named {:?}", spec.name)));
@@ -169,6 +175,28 @@ impl Spec {
                 .map(|c| ChartSummary { key: c.key.clone(), name: c.name.clone(), display: c.display.clone() })
                 .collect(),
         }
+    }
+
+    /// Renames the spec's tenant tag ([`SPEC_TENANT_TAG`]) to the configured slug.
+    fn retarget_tenant_tag(&mut self, file: &str, tenant_slug: &str) -> Result<()> {
+        if tenant_slug == SPEC_TENANT_TAG {
+            return Ok(());
+        }
+        for card in &mut self.cards {
+            let Some(tag) = card.tags.remove(SPEC_TENANT_TAG) else { continue };
+            if card.tags.contains_key(tenant_slug) {
+                return Err(invalid(
+                    &format!("{file} ({})", self.name),
+                    format!("card {:?}: tag {tenant_slug:?} clashes with the configured tenant slug", card.key),
+                ));
+            }
+            card.tags.insert(tenant_slug.to_owned(), tag);
+            let renamed = format!("{{{{{tenant_slug}}}}}");
+            for written in [format!("{{{{{SPEC_TENANT_TAG}}}}}"), format!("{{{{ {SPEC_TENANT_TAG} }}}}")] {
+                card.sql = card.sql.replace(&written, &renamed);
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self, file: &str, tenant_slug: &str) -> Result<()> {
@@ -371,9 +399,26 @@ mod tests {
     }
 
     #[test]
-    fn the_configured_slug_is_the_one_checked() {
-        let err = Catalog::builtin("customer").expect_err("specs filter on tenant_id, not customer").to_string();
-        assert!(err.contains("executive") && err.contains("card \"revenue\""), "{err}");
+    fn the_tenant_tag_follows_the_configured_slug() {
+        let catalog = Catalog::builtin("customer").expect("specs load under another tenant slug");
+        for card in catalog.specs().iter().flat_map(|s| &s.cards) {
+            assert!(card.tags.contains_key("customer") && !card.tags.contains_key("tenant_id"), "{}", card.key);
+            assert!(card.sql.contains("{{customer}}") && !card.sql.contains("{{tenant_id}}"), "{}", card.sql);
+        }
+        // The column keeps its name; only the tag is renamed.
+        assert!(catalog.get("executive").unwrap().cards[0].sql.contains("WHERE tenant_id = {{customer}}"));
+
+        // A card filtering through some other tag is still refused under any slug.
+        let mut spec = executive();
+        spec["cards"][0]["tags"] = json!({"org": {"type": "text", "display_name": "Org", "required": true}});
+        spec["cards"][0]["sql"] = json!("SELECT * FROM orders WHERE tenant_id = {{org}}");
+        let err = Catalog::from_sources(&[("broken.json", &spec.to_string())], "customer").unwrap_err().to_string();
+        assert!(err.contains("card \"revenue\""), "{err}");
+
+        let mut clash = executive();
+        clash["cards"][0]["tags"]["customer"] = json!({"type": "text", "display_name": "C", "required": false});
+        let err = Catalog::from_sources(&[("clash.json", &clash.to_string())], "customer").unwrap_err().to_string();
+        assert!(err.contains("clashes"), "{err}");
     }
 
     #[test]
