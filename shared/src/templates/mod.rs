@@ -213,13 +213,25 @@ async fn archive_cards(admin: &MetabaseClient, cards: impl IntoIterator<Item = u
     }
 }
 
+/// Undoes a creation that failed before it was recorded: the dashboard (when it was made) and
+/// its cards are archived (best effort), so no unrecorded copy lingers in the collection for
+/// discovery to publish beside the one a retry creates.
+async fn abandon(admin: &MetabaseClient, dashboard: Option<u64>, cards: &BTreeMap<String, u64>) {
+    if let Some(id) = dashboard
+        && let Err(error) = admin.update_dashboard(MetabaseDashboardId(id), &json!({"archived": true})).await
+    {
+        tracing::warn!(dashboard = id, %error, "could not archive an unfinished template dashboard");
+    }
+    archive_cards(admin, cards.values().copied()).await;
+}
+
 /// Creates a dashboard from `template` in `workspace`'s collection: its cards (native SQL on the
 /// workspace's target database), then the dashboard, wired in one `PUT`; records it, then lints
 /// and publishes it through discovery.
 ///
 /// # Errors
 /// 400 for an unknown template or name; 409 when the workspace is not active; Metabase or
-/// DynamoDB failures (cards created before the failure are archived).
+/// DynamoDB failures (what was created before the failure is archived).
 pub async fn create(
     deps: &Deps,
     catalog: &Catalog,
@@ -235,6 +247,7 @@ pub async fn create(
     let slug = &deps.config.tenant_slug;
 
     let mut cards: BTreeMap<String, u64> = BTreeMap::new();
+    let mut made_dashboard = None;
     let created = async {
         for card in &spec.cards {
             let made = admin.create_card(&card.question(database.0, Some(collection))).await?;
@@ -244,6 +257,7 @@ pub async fn create(
             .create_dashboard(&json!({"name": name, "description": spec.description, "collection_id": collection}))
             .await?;
         let id = id_of(&dashboard, "dashboard")?;
+        made_dashboard = Some(id);
         let wired = admin.update_dashboard(MetabaseDashboardId(id), &layout_body(spec, &cards, None, slug)).await?;
         Ok::<_, Error>((id, wired))
     }
@@ -251,7 +265,7 @@ pub async fn create(
     let (dashboard_id, wired) = match created {
         Ok(done) => done,
         Err(error) => {
-            archive_cards(&admin, cards.values().copied()).await;
+            abandon(&admin, made_dashboard, &cards).await;
             return Err(error);
         }
     };
@@ -271,7 +285,13 @@ pub async fn create(
         created_at: now.clone(),
         updated_at: now.clone(),
     };
-    let record = save(&deps.store, record, &now).await?;
+    let record = match save(&deps.store, record.clone(), &now).await {
+        Ok(saved) => saved,
+        Err(error) => {
+            abandon(&admin, Some(dashboard_id), &record.cards).await;
+            return Err(error);
+        }
+    };
     tracing::info!(workspace = %workspace.id, dashboard = dashboard_id, template = %spec.name, version = spec.version,
                    "dashboard created from a template");
     publish(deps, workspace, &record).await

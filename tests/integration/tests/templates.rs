@@ -496,3 +496,31 @@ async fn an_interrupted_upgrade_resumes_instead_of_reporting_a_hand_edit() {
     let rows = embed_rows(deps, &mb, &w.alice, created.body["id"].as_str().unwrap(), "acme").await;
     assert!(rows.len() == 4 && rows.iter().all(|n| *n > 0), "{rows:?}");
 }
+
+#[tokio::test]
+async fn a_failed_creation_leaves_nothing_behind_and_the_retry_makes_one_dashboard() {
+    let w = world().await;
+    let deps = &w.stack.deps;
+    let mb = Metabase::of(&w.stack).await;
+    let http = reqwest::Client::new();
+    // The cards and the empty dashboard are made; wiring them (the PUT) fails past the retries.
+    // The client tries a PUT 4 times (shared/src/metabase/client.rs); the 5th PUT, archiving, goes through.
+    let fault = json!({"path": "/api/dashboard/*", "method": "PUT", "status": 503, "count": 4});
+    assert!(
+        http.post(w.stack.emulator_url("/__emulator/faults")).json(&fault).send().await.unwrap().status().is_success()
+    );
+    let failed = create(deps, &w.alice, &w.acme, json!({"template": "operational"})).await;
+    assert_eq!(failed.status, 503, "{:?}", failed.body);
+    http.delete(w.stack.emulator_url("/__emulator/faults")).send().await.unwrap();
+    let live_dashboards = mb.admin(Method::GET, "/api/dashboard/", Value::Null).await;
+    assert_eq!(live_dashboards.as_array().unwrap().len(), 0, "the unfinished dashboard is archived: {live_dashboards}");
+    let live_cards = mb.admin(Method::GET, "/api/card/", Value::Null).await;
+    assert_eq!(live_cards.as_array().unwrap().len(), 0, "its cards are archived: {live_cards}");
+
+    let retried = create(deps, &w.alice, &w.acme, json!({"template": "operational"})).await;
+    assert_eq!(retried.status, 201, "{:?}", retried.body);
+    let listed = as_user(deps, &w.alice, "GET", &format!("/api/workspaces/{}/dashboards", w.acme), None).await;
+    let listed = listed.body.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["status"], "embeddable");
+}
