@@ -20,7 +20,10 @@ export TABLE_NAME=${TABLE_NAME:-tenantbase-dev}
 export SECRET_ID=${SECRET_ID:-tenantbase/dev}
 
 shutdown() {
-  trap - EXIT INT TERM
+  # Ignore further signals rather than take their default: make forwards a TERM of its own to this
+  # script right after the first, which would otherwise end it before every child is stopped.
+  trap - EXIT
+  trap '' INT TERM
   # Stop the children before printing: if our output pipe is gone (make dev | tee, and Ctrl-C
   # killed tee), writing would end this script before the children are stopped.
   trap '' PIPE
