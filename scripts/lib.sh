@@ -71,3 +71,56 @@ use_aws_emulator() {
   export AWS_EC2_METADATA_DISABLED=true
   unset AWS_PROFILE AWS_SESSION_TOKEN
 }
+
+# start_metabase_emulator PORT LOG: the emulator binary (built by `cargo build --workspace --bins`).
+start_metabase_emulator() {
+  local port=$1 log=$2
+  start_child "$log" "$ROOT/target/debug/metabase-emulator" --bind "127.0.0.1:$port"
+  wait_for_http "http://127.0.0.1:$port/api/health" 30 "$LAST_PID" || { cat "$log" >&2; return 1; }
+}
+
+# start_functions PORT ENV_FILE LOG: every function under `cargo lambda watch`, routed as
+# Cargo.toml's [workspace.metadata.lambda.watch.router] says; returns once GET /health answers
+# (the first request compiles and starts a function). ENV_FILE holds the functions' environment.
+# --disable-cors: cargo lambda watch's own CORS layer answers every preflight itself and allows
+# any origin with credentials; without it, preflights reach the functions, whose CORS layer
+# allows only CORS_ALLOWED_ORIGINS, as the deployed API does.
+start_functions() {
+  local port=$1 env_file=$2 log=$3
+  start_child "$log" cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
+    --env-file "$env_file" --ignore-changes --disable-cors
+  FUNCTIONS_PID=$LAST_PID
+  echo "waiting for GET /health (the first request compiles and starts the health function)..."
+  wait_for_http "http://127.0.0.1:$port/health" 600 "$FUNCTIONS_PID" || { tail -50 "$log" >&2; return 1; }
+}
+
+# write_functions_env FILE: the functions' environment from the exported stack variables.
+write_functions_env() {
+  cat > "$1" <<ENV
+TABLE_NAME=$TABLE_NAME
+SECRET_ID=$SECRET_ID
+METABASE_URL=$METABASE_URL
+METABASE_SITE_URL=$METABASE_SITE_URL
+CORS_ALLOWED_ORIGINS=${CORS_ALLOWED_ORIGINS:-}
+AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
+AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID
+AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY
+AWS_REGION=$AWS_REGION
+AWS_EC2_METADATA_DISABLED=true
+RUST_LOG=${RUST_LOG:-info}
+ENV
+}
+
+WEB="$ROOT/examples/web"
+
+# build_web: compiles the demo page's TypeScript (its npm packages come from scripts/tools.sh).
+build_web() {
+  (cd "$WEB" && node_modules/.bin/tsc -p .)
+}
+
+# start_web PORT LOG: serves examples/web on 127.0.0.1 (static files only).
+start_web() {
+  local port=$1 log=$2
+  start_child "$log" python3 -m http.server --bind 127.0.0.1 --directory "$WEB" "$port"
+  wait_for_http "http://127.0.0.1:$port/index.html" 30 "$LAST_PID" || { cat "$log" >&2; return 1; }
+}

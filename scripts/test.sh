@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything CI runs (`make test`): formatting, lints, unit and integration tests against the
-# moto server (started and stopped here) and in-process Metabase emulators, template lint.
+# moto server (started and stopped here) and in-process Metabase emulators, the demo page's
+# browser test, template lint.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -25,6 +26,9 @@ echo "moto on 127.0.0.1:$moto_port"
 
 step "tests"
 cargo test --workspace --locked
+
+step "browser test (examples/web)"
+scripts/browser-test.sh
 
 step "templates"
 templates=(infra/template.yaml infra/metabase.yaml)

@@ -5,6 +5,8 @@
 #   tools/requirements-<tool>.txt   aws-sam-cli, checkov               -> .venv/tools/<tool>, linked
 #                                   into .venv/bin (each pins boto3 exactly, to versions that
 #                                   cannot share one environment)
+#   examples/web/package-lock.json  typescript, playwright-core        -> examples/web/node_modules
+#   Debian's chromium               the browser test's browser         -> apt-get (as root)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$root/.venv"
@@ -12,6 +14,25 @@ requirements="$root/tools/requirements.txt"
 isolated=(sam:sam checkov:checkov)  # <requirements-NAME.txt>:<executable>
 stamp="$venv/.requirements.sha256"
 want=$(cat "$requirements" "$root"/tools/requirements-*.txt | sha256sum | cut -d' ' -f1)
+
+web="$root/examples/web"
+web_stamp="$web/node_modules/.package-lock.sha256"
+web_want=$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)
+if [[ ! -f "$web_stamp" || "$(cat "$web_stamp")" != "$web_want" ]]; then
+  command -v npm >/dev/null || { echo "tools: node and npm are required (examples/web)" >&2; exit 1; }
+  echo "tools: installing examples/web's npm packages (package-lock.json)..."
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$web_want" > "$web_stamp"
+fi
+# Playwright drives the system's chromium: npm's browser downloads are not used.
+if ! command -v chromium >/dev/null; then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "tools: chromium is missing; install it with: sudo apt-get install -y chromium" >&2; exit 1
+  fi
+  echo "tools: installing Debian's chromium (one-time)..."
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0

@@ -82,6 +82,9 @@ pub struct Config {
     pub metabase_site_name: String,
     /// How long bootstrap waits for Metabase to become ready.
     pub bootstrap_wait: Duration,
+    /// Browser origins the functions answer CORS for (`CORS_ALLOWED_ORIGINS`, comma-separated);
+    /// empty, the default, allows none. Deployed, API Gateway's CORS configuration does this job.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Config {
@@ -134,6 +137,7 @@ impl Config {
             analytics_db_engine: non_empty(env, "ANALYTICS_DB_ENGINE").unwrap_or_else(|| "postgres".to_owned()),
             metabase_site_name: non_empty(env, "METABASE_SITE_NAME").unwrap_or_else(|| "Tenantbase".to_owned()),
             bootstrap_wait: Duration::from_secs(ranged::<u64>(env, "BOOTSTRAP_WAIT_SECONDS", 300, 0, 840)?),
+            cors_allowed_origins: origins(env, "CORS_ALLOWED_ORIGINS")?,
         })
     }
 }
@@ -155,6 +159,25 @@ fn url_var(_env: &impl EnvSource, var: &'static str, raw: String) -> Result<Url,
         return Err(ConfigError::Invalid { var, value: raw, reason: "a base URL has no query or fragment".to_owned() });
     }
     Ok(url)
+}
+
+/// A comma-separated list of exact origins (`scheme://host[:port]`); no wildcard, since every
+/// allowed origin can call the API with its users' tokens.
+fn origins(env: &impl EnvSource, var: &'static str) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = non_empty(env, var) else { return Ok(Vec::new()) };
+    let mut origins = Vec::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let invalid = |reason: &str| ConfigError::Invalid { var, value: entry.to_owned(), reason: reason.to_owned() };
+        let url = Url::parse(entry).map_err(|_| invalid("expected an origin such as https://app.example.com"))?;
+        if !matches!(url.scheme(), "http" | "https")
+            || url.host().is_none()
+            || url.origin().ascii_serialization() != entry
+        {
+            return Err(invalid("expected an exact origin: http(s)://host[:port], no path, no trailing slash, no *"));
+        }
+        origins.push(entry.to_owned());
+    }
+    Ok(origins)
 }
 
 fn ranged<T>(env: &impl EnvSource, var: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>
@@ -192,6 +215,15 @@ mod tests {
         assert_eq!(config.metabase_site_url, config.metabase_url);
         assert_eq!(config.secrets_ttl, Duration::from_secs(300));
         assert_eq!(config.event_bus_name, None);
+        assert!(config.cors_allowed_origins.is_empty(), "no origin is allowed unless configured");
+    }
+
+    #[test]
+    fn cors_origins_are_a_comma_separated_list_of_exact_origins() {
+        let mut env = base();
+        env.insert("CORS_ALLOWED_ORIGINS", " http://127.0.0.1:8080, https://app.example.com ,");
+        let config = Config::from_source(&env).unwrap();
+        assert_eq!(config.cors_allowed_origins, ["http://127.0.0.1:8080", "https://app.example.com"]);
     }
 
     #[test]
@@ -219,6 +251,10 @@ mod tests {
             ("EMBED_TTL_MINUTES", "ten"),
             ("ACCESS_TOKEN_TTL_MINUTES", "-5"),
             ("TENANT_SLUG", "Tenant-Id"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com/"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com/path"),
+            ("CORS_ALLOWED_ORIGINS", "app.example.com"),
         ];
         for (var, value) in cases {
             let mut env = base();

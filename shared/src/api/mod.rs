@@ -14,7 +14,7 @@ mod workspaces;
 use crate::deps::Deps;
 use crate::error::Result;
 use crate::health;
-use crate::http::{self, HttpResponse};
+use crate::http::{self, HttpResponse, cors};
 use crate::routes::Function;
 
 /// Runs `function` on the Lambda runtime: tracing, configuration and clients once, then one
@@ -30,8 +30,20 @@ pub async fn serve(function: Function) -> Result<(), lambda_http::Error> {
 }
 
 /// Handles one request. Never fails at the Lambda level: every error becomes a JSON response.
+/// CORS preflights are answered here, before routing; an allowed origin may read every answer.
 pub async fn handle(function: Function, deps: Arc<Deps>, request: Request) -> Result<HttpResponse, Infallible> {
-    Ok(dispatch(function, &deps, &request).await.unwrap_or_else(|error| http::error_response(&error)))
+    let origins = &deps.config.cors_allowed_origins;
+    let result = if cors::is_preflight(&request) {
+        cors::preflight(function, origins, &request)
+    } else {
+        dispatch(function, &deps, &request).await
+    };
+    let mut response = result.unwrap_or_else(|error| http::error_response(&error));
+    if let Some(origin) = cors::allowed_origin(origins, &request) {
+        cors::allow(&mut response, origin);
+    }
+    cors::vary(&mut response, origins);
+    Ok(response)
 }
 
 async fn dispatch(function: Function, deps: &Deps, request: &Request) -> Result<HttpResponse> {

@@ -1,6 +1,7 @@
 //! The HTTP edge: lambda_http requests in, JSON responses out. The domain never sees
 //! `lambda_http`; this module translates both ways and holds the one error-to-response mapping.
 
+pub mod cors;
 pub mod request;
 
 use http::{HeaderValue, StatusCode, header};

@@ -14,6 +14,8 @@ use tenantbase::deps::Deps;
 use tenantbase::secrets::{AppSecrets, Secret};
 use tenantbase::store::{Store, TABLE};
 
+pub mod openapi;
+
 /// The AWS emulator's endpoint, or a panic that says how to provide one.
 pub fn aws_endpoint() -> String {
     match std::env::var("AWS_ENDPOINT_URL") {
@@ -171,16 +173,19 @@ pub mod api {
         pub body: Value,
     }
 
-    /// The function that serves `method path`, from the route table.
+    /// The function that serves `method path`, from the route table; for a method the path does
+    /// not take (a CORS preflight, a 405), the function that serves the path.
     pub fn function_for(method: &str, path: &str) -> Function {
-        ROUTES
+        use tenantbase::routes::{RouteMatch, resolve};
+        let path = path.split('?').next().unwrap_or(path);
+        let Ok(method) = method.parse::<http::Method>() else { return Function::Health };
+        let outcomes: Vec<(Function, RouteMatch)> =
+            ROUTES.iter().map(|r| (r.function, resolve(r.function, &method, path))).collect();
+        outcomes
             .iter()
-            .filter(|r| r.method.as_str() == method)
-            .find(|r| {
-                tenantbase::routes::resolve(r.function, &r.method, path.split('?').next().unwrap_or(path))
-                    != tenantbase::routes::RouteMatch::NotFound
-            })
-            .map_or(Function::Health, |r| r.function)
+            .find(|(_, m)| matches!(m, RouteMatch::Found(..)))
+            .or_else(|| outcomes.iter().find(|(_, m)| matches!(m, RouteMatch::MethodNotAllowed { .. })))
+            .map_or(Function::Health, |(function, _)| *function)
     }
 
     /// Builds an API Gateway v2 event (the shape of `events/*/*.json`).
@@ -239,6 +244,11 @@ pub mod api {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response.body().to_vec();
+        // Every response a test sees is one openapi.yaml describes.
+        let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if let Err(mismatch) = crate::openapi::description().check(method, path, status, content_type, &bytes) {
+            panic!("{mismatch}");
+        }
         let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
         Reply { status, headers, body }
     }

@@ -1,5 +1,6 @@
 //! Checks that the places which must agree do: the shared table definition vs the SAM
-//! template, and the shared route table vs the local `cargo lambda watch` router.
+//! template; the shared route table vs the local `cargo lambda watch` router, the SAM template
+//! and `openapi.yaml`; the functions' CORS layer vs the HTTP API's CORS configuration.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -208,4 +209,63 @@ fn every_checkov_skip_in_the_templates_gives_its_reason() {
             }
         }
     }
+}
+
+#[test]
+fn openapi_describes_exactly_the_route_table() {
+    let described = tenantbase_tests::openapi::description().operations();
+    let shared: BTreeSet<(String, String)> =
+        ROUTES.iter().map(|r| (r.method.as_str().to_owned(), r.path.to_owned())).collect();
+    let missing: Vec<_> = shared.difference(&described).collect();
+    let extra: Vec<_> = described.difference(&shared).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "openapi.yaml and tenantbase::routes::ROUTES differ\n  in ROUTES only: {missing:?}\n  in openapi.yaml only: {extra:?}"
+    );
+}
+
+#[test]
+fn openapi_response_check_rejects_what_the_description_does_not_allow() {
+    let api = tenantbase_tests::openapi::description();
+    let json = Some("application/json");
+    let error = br#"{"error":"not_found","message":"workspace not found"}"#;
+    let path = "/api/workspaces/0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b";
+    assert_eq!(api.check("GET", path, 404, json, error), Ok(()));
+    // An error body with an extra field, a missing field, or the wrong content type.
+    assert!(api.check("GET", path, 404, json, br#"{"error":"not_found","message":"x","detail":"y"}"#).is_err());
+    assert!(api.check("GET", path, 404, json, br#"{"error":"not_found"}"#).is_err());
+    assert!(api.check("GET", path, 404, Some("text/plain"), error).is_err());
+    // A success body of the wrong shape, and a body where none is described.
+    assert!(api.check("GET", path, 200, json, br#"{"id":"nope"}"#).is_err());
+    let member = format!("{path}/members/0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5c");
+    assert_eq!(api.check("DELETE", &member, 204, None, b""), Ok(()));
+    assert!(api.check("DELETE", &member, 204, json, b"{}").is_err());
+    // An unrouted request must still answer the error shape.
+    assert_eq!(api.check("GET", "/nope", 404, json, error), Ok(()));
+    assert!(api.check("GET", "/nope", 404, json, b"[]").is_err());
+    let token = br#"{"access_token":"t","token_type":"bearer","expires_in":3600}"#;
+    assert_eq!(api.check("POST", "/auth/login", 200, json, token), Ok(()));
+    assert!(
+        api.check("POST", "/auth/login", 200, json, br#"{"access_token":"t","token_type":"mac","expires_in":1}"#)
+            .is_err()
+    );
+}
+
+#[test]
+fn template_cors_matches_the_functions_cors_layer() {
+    let template = template("infra/template.yaml");
+    let cors = &template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"];
+    let list = |value: &Value| -> BTreeSet<String> {
+        value.as_sequence().expect("a list").iter().map(|v| v.as_str().unwrap().to_ascii_lowercase()).collect()
+    };
+    let split = |text: &str| -> BTreeSet<String> { text.split(", ").map(str::to_owned).collect() };
+    use tenantbase::http::cors;
+    assert_eq!(list(&cors["AllowHeaders"]), split(cors::ALLOWED_HEADERS));
+    assert_eq!(list(&cors["ExposeHeaders"]), split(cors::EXPOSED_HEADERS));
+    let mut methods: BTreeSet<String> = ROUTES.iter().map(|r| r.method.as_str().to_ascii_lowercase()).collect();
+    methods.insert("options".to_owned());
+    assert_eq!(list(&cors["AllowMethods"]), methods, "every method of the route table, and preflights");
+    assert_eq!(cors["AllowOrigins"], serde_yaml::from_str::<Value>("!Ref AllowedOrigins").unwrap());
+    assert_eq!(cors["AllowCredentials"], Value::from(false), "bearer tokens, no cookies");
+    assert_eq!(cors["MaxAge"].as_u64().map(|n| n.to_string()).as_deref(), Some(cors::MAX_AGE_SECONDS));
 }
