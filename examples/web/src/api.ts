@@ -20,9 +20,10 @@ export interface Item {
 
 export interface Template {
   name: string;
-  version: number | string;
+  title: string;
+  version: number;
   description: string;
-  charts?: { name?: string; display?: string }[];
+  charts: { key: string; name: string; display: string }[];
 }
 
 export interface SignedEmbed {

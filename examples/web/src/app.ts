@@ -107,8 +107,8 @@ async function loadTemplates(): Promise<void> {
       box.type = "checkbox";
       box.name = "template";
       box.value = template.name;
-      const charts = (template.charts ?? []).map((c) => c.display ?? c.name).filter(Boolean).join(", ");
-      label.append(box, ` ${template.name} v${template.version}: ${template.description}${charts ? ` (${charts})` : ""}`);
+      const charts = template.charts.map((c) => `${c.name}: ${c.display}`).join(", ");
+      label.append(box, ` ${template.title} (v${template.version}): ${template.description} [${charts}]`);
       fieldset.append(label);
     }
   } catch (error) {

@@ -88,14 +88,12 @@ class Analyst {
  * tenant parameter (embeddable) and one reading every tenant's rows (the lint quarantines it).
  * Once templates ship, this is the one place to switch to `templates: [...]` at creation.
  */
-async function buildDashboards(analyst, workspace) {
+/** The template the tenant's workspace is created with; its dashboard is the one opened. */
+const TEMPLATE = { name: "operational", title: "Operational" };
+
+/** An analyst's hand-built dashboard without the tenant filter: discovery must quarantine it. */
+async function buildUnfilteredDashboard(analyst, workspace) {
   const collection = workspace.metabase_collection_id;
-  const tenantTag = { id: "tag-tenant", name: "tenant_id", "display-name": "Tenant", type: "text", required: true };
-  const orders = await analyst.card(collection, "Orders", "SELECT * FROM orders WHERE tenant_id = {{tenant_id}}", { tenant_id: tenantTag });
-  const parameter = { id: "p-tenant", name: "Tenant", slug: "tenant_id", type: "string/=" };
-  await analyst.dashboard(collection, "Sales", [orders], [parameter], (card) => [
-    { parameter_id: "p-tenant", card_id: card, target: ["variable", ["template-tag", "tenant_id"]] },
-  ]);
   const everything = await analyst.card(collection, "Every order", "SELECT * FROM orders", {});
   await analyst.dashboard(collection, "Unfiltered", [everything], [], () => []);
 }
@@ -165,31 +163,35 @@ for (const tenant of TENANTS) {
       await page.getByTestId("whoami").filter({ hasText: email }).waitFor();
       assert.equal(await page.getByTestId("error").isHidden(), true, "no error after signing up");
 
-      // A workspace created on the page (the user's own, with a generated tenant key).
+      // A workspace created on the page (the user's own, with a generated tenant key), with a
+      // dashboard from the template picked in the form.
       const form = page.locator("#workspace-form");
       await form.locator("[name=name]").fill(`Scratch ${tenant}`);
+      await form.locator(`input[name=template][value=${TEMPLATE.name}]`).check();
       await form.locator("button").click();
       await page.getByTestId("workspace-name").filter({ hasText: `Scratch ${tenant}` }).waitFor();
+      await page.getByTestId("dashboards").locator("tr", { hasText: TEMPLATE.title }).waitFor();
 
-      // The SaaS backend provisions the tenant's workspace for this user with its own tenant id.
+      // The SaaS backend provisions the tenant's workspace for this user with its own tenant id
+      // and the same template; an analyst adds a dashboard without the tenant filter.
       const workspace = await call(API_URL, "POST", "/api/workspaces", {
         headers: { "x-api-key": OPERATOR_KEY },
-        body: { name: `${tenant} analytics`, tenant_key: tenant, owner_email: email },
+        body: { name: `${tenant} analytics`, tenant_key: tenant, owner_email: email, templates: [TEMPLATE.name] },
       });
-      await buildDashboards(analyst, workspace);
+      await buildUnfilteredDashboard(analyst, workspace);
 
       await page.locator("#reload-workspaces").click();
       await page.getByTestId("workspace-list").getByRole("button", { name: `${tenant} analytics` }).click();
       const dashboards = page.getByTestId("dashboards");
-      const sales = dashboards.locator("tr", { hasText: "Sales" });
+      const fromTemplate = dashboards.locator("tr", { hasText: TEMPLATE.title });
       const unfiltered = dashboards.locator("tr", { hasText: "Unfiltered" });
-      await sales.waitFor();
-      assert.match(await sales.textContent(), /embeddable/);
+      await fromTemplate.waitFor();
+      assert.match(await fromTemplate.textContent(), /embeddable/);
       assert.match(await unfiltered.textContent(), /quarantined/);
       assert.match(await unfiltered.locator("td").nth(2).textContent(), /\S/, "the quarantine reason is shown");
       assert.equal(await unfiltered.getByRole("button", { name: "Open" }).isDisabled(), true);
 
-      await sales.getByRole("button", { name: "Open" }).click();
+      await fromTemplate.getByRole("button", { name: "Open" }).click();
       const iframe = page.getByTestId("embed-frame");
       await iframe.waitFor();
       const src = await iframe.getAttribute("src");
