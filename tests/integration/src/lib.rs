@@ -368,6 +368,10 @@ pub mod fixtures {
         pub base: String,
         api_key: String,
         http: reqwest::Client,
+        /// Under injected faults: how many times an admin call may be repeated (0 = none).
+        retry_limit: u32,
+        /// Admin calls repeated after an injected fault (5xx, 409 or a timeout).
+        pub retried: std::sync::atomic::AtomicUsize,
     }
 
     impl Metabase {
@@ -377,22 +381,49 @@ pub mod fixtures {
                 base: stack.emulator.base_url.trim_end_matches('/').to_owned(),
                 api_key: secrets.metabase_api_key.expose().to_owned(),
                 http: reqwest::Client::new(),
+                retry_limit: 0,
+                retried: std::sync::atomic::AtomicUsize::new(0),
             }
         }
 
+        /// An analyst working while the emulator injects faults: admin calls time out after
+        /// `timeout` and are repeated on 5xx, 409 and timeouts. Injected faults answer before the
+        /// emulator routes the request, so a repeat never applies a change twice.
+        pub async fn retrying(stack: &Stack, timeout: std::time::Duration) -> Self {
+            let http = reqwest::Client::builder().timeout(timeout).build().expect("HTTP client");
+            Self { http, retry_limit: 100, ..Self::of(stack).await }
+        }
+
         pub async fn admin(&self, method: Method, path: &str, body: Value) -> Value {
-            let response = self
-                .http
-                .request(method.clone(), format!("{}{path}", self.base))
-                .header("x-api-key", &self.api_key)
-                .json(&body)
-                .send()
-                .await
-                .expect("the emulator answers");
-            let status = response.status();
-            let text = response.text().await.expect("a body");
-            assert_eq!(status, StatusCode::OK, "{method} {path}: {text}");
-            serde_json::from_str(&text).expect("JSON")
+            let mut attempt = 0;
+            loop {
+                let sent = self
+                    .http
+                    .request(method.clone(), format!("{}{path}", self.base))
+                    .header("x-api-key", &self.api_key)
+                    .json(&body)
+                    .send()
+                    .await;
+                let answer = match sent {
+                    Ok(response) => {
+                        let status = response.status();
+                        Ok((status, response.text().await.expect("a body")))
+                    }
+                    Err(error) => Err(error),
+                };
+                let transient = match &answer {
+                    Ok((status, _)) => status.is_server_error() || *status == StatusCode::CONFLICT,
+                    Err(error) => error.is_timeout(),
+                };
+                if transient && attempt < self.retry_limit {
+                    attempt += 1;
+                    self.retried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+                let (status, text) = answer.expect("the emulator answers");
+                assert_eq!(status, StatusCode::OK, "{method} {path}: {text}");
+                return serde_json::from_str(&text).expect("JSON");
+            }
         }
 
         /// An embed request: no session, like a browser inside the iframe.
