@@ -152,6 +152,63 @@ impl Stack {
     pub fn emulator_url(&self, path: &str) -> String {
         format!("{}{path}", self.emulator.base_url)
     }
+
+    /// Calls one of the emulator's control routes (faults, latency, state, counters) and returns
+    /// its JSON answer (`Null` when empty); panics unless it succeeds.
+    pub async fn control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let mut request = reqwest::Client::new().request(method, self.emulator_url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the emulator answers");
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json().await.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Checks that Metabase, as the emulator's state dump shows it, matches what DynamoDB records.
+pub mod consistency {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+    use tenantbase::users;
+    use tenantbase::workspaces::{Role, Workspace, members};
+
+    use crate::Stack;
+
+    /// The emulator's whole state (`GET /__emulator/state`).
+    pub async fn state(stack: &Stack) -> Value {
+        stack.control(reqwest::Method::GET, "/__emulator/state", None).await
+    }
+
+    /// The workspace's Metabase group holds exactly its owners' and editors' Metabase users,
+    /// each once, and the workspace still has an owner.
+    pub async fn assert_group_matches_members(stack: &Stack, workspace: &Workspace, state: &Value) {
+        let deps = &stack.deps;
+        let group = workspace.metabase_group_id.expect("a provisioned workspace has a group").0;
+        let (members, _) = members::list(deps, workspace).await.expect("members");
+        let mut wanted = BTreeSet::new();
+        for member in members.iter().filter(|m| m.role >= Role::Editor) {
+            let user = users::get(&deps.store, member.user_id).await.expect("user").expect("an account");
+            wanted.insert(user.metabase_user_id.expect("an owner or editor has a linked Metabase user").0);
+        }
+        let in_group: Vec<u64> = state["memberships"]
+            .as_object()
+            .expect("memberships")
+            .values()
+            .filter(|m| m["group_id"].as_u64() == Some(group))
+            .map(|m| m["user_id"].as_u64().expect("a user id"))
+            .collect();
+        let distinct: BTreeSet<u64> = in_group.iter().copied().collect();
+        assert_eq!(in_group.len(), distinct.len(), "workspace {}: a duplicate group membership", workspace.id);
+        assert_eq!(distinct, wanted, "workspace {}: group {group} holds exactly its owners and editors", workspace.id);
+        assert!(members.iter().any(|m| m.role == Role::Owner), "workspace {} has an owner", workspace.id);
+    }
 }
 
 /// Calls the functions in-process with real API Gateway HTTP API (v2) events, the way Lambda

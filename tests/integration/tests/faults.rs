@@ -18,10 +18,10 @@ use tenantbase::deps::Deps;
 use tenantbase::ids::WorkspaceId;
 use tenantbase::items::{self, ItemKind};
 use tenantbase::users;
-use tenantbase::workspaces::{self, Role, Status, members};
-use tenantbase_tests::Stack;
+use tenantbase::workspaces::{self, Status};
 use tenantbase_tests::api::{Reply, call};
 use tenantbase_tests::fixtures::Metabase;
+use tenantbase_tests::{Stack, consistency};
 
 const USERS: usize = 10;
 const WORKSPACES: usize = 20;
@@ -201,16 +201,6 @@ async fn workspace_story(client: &Client, analyst: &Metabase, sessions: &[(Strin
     embeds
 }
 
-async fn emulator(stack: &Stack, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-    let mut request = reqwest::Client::new().request(method, stack.emulator_url(path));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("the emulator answers");
-    assert!(response.status().is_success(), "{path}: {}", response.status());
-    response.json().await.unwrap_or(Value::Null)
-}
-
 /// `MBCOLL#<collection>/MBCOLL`: which workspace owns a collection.
 #[derive(Deserialize)]
 struct CollectionOwner {
@@ -243,12 +233,6 @@ async fn assert_converged(stack: &Stack, state: &Value, emails: &[String]) -> us
         .map(|(id, c)| (id.clone(), c))
         .collect();
     let perms = state["collection_perms"].as_object().unwrap();
-    let memberships: Vec<(String, u64)> = state["memberships"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|m| (m["group_id"].to_string(), m["user_id"].as_u64().unwrap()))
-        .collect();
 
     let mut owned_collections = BTreeMap::new();
     for workspace in &all {
@@ -290,17 +274,7 @@ async fn assert_converged(stack: &Stack, state: &Value, emails: &[String]) -> us
             }
         }
 
-        // Group membership: exactly the owners' and editors' Metabase users, each once.
-        let (members, _) = members::list(deps, workspace).await.unwrap();
-        let mut wanted = BTreeSet::new();
-        for member in members.iter().filter(|m| m.role >= Role::Editor) {
-            let user = users::get(&deps.store, member.user_id).await.unwrap().unwrap();
-            wanted.insert(user.metabase_user_id.expect("an owner or editor has a linked Metabase user").0);
-        }
-        let in_group: Vec<u64> = memberships.iter().filter(|(g, _)| *g == group).map(|(_, u)| *u).collect();
-        assert_eq!(in_group.len(), in_group.iter().collect::<BTreeSet<_>>().len(), "no duplicate membership");
-        assert_eq!(in_group.into_iter().collect::<BTreeSet<_>>(), wanted, "members of group {group}");
-        assert!(members.iter().any(|m| m.role == Role::Owner), "an owner remains");
+        consistency::assert_group_matches_members(stack, workspace, state).await;
         checks += 3;
     }
     let orphans: Vec<&String> = collections.keys().filter(|c| !owned_collections.contains_key(*c)).collect();
@@ -358,13 +332,13 @@ async fn a_workload_under_metabase_faults_converges_after_one_reconcile() {
     let analyst = Metabase::retrying(&stack, Duration::from_secs(2)).await;
     let client =
         Arc::new(Client { deps: stack.deps.clone(), requests: AtomicUsize::new(0), retries: AtomicUsize::new(0) });
-    emulator(&stack, reqwest::Method::DELETE, "/__emulator/counters", None).await;
+    stack.control(reqwest::Method::DELETE, "/__emulator/counters", None).await;
 
     for (status, probability) in FAULTS {
         let status: Value = status.parse::<u16>().map_or(json!(status), |code| json!(code));
         let fault = json!({"path": "/api/*", "status": status, "probability": probability, "count": FAULT_BUDGET,
                            "body": "injected fault"});
-        emulator(&stack, reqwest::Method::POST, "/__emulator/faults", Some(fault)).await;
+        stack.control(reqwest::Method::POST, "/__emulator/faults", Some(fault)).await;
     }
 
     let sessions: Vec<(String, String)> =
@@ -375,15 +349,15 @@ async fn a_workload_under_metabase_faults_converges_after_one_reconcile() {
             .into_iter()
             .sum();
 
-    let state = emulator(&stack, reqwest::Method::GET, "/__emulator/state", None).await;
+    let state = consistency::state(&stack).await;
     let injected: u64 =
         state["faults"].as_array().unwrap().iter().map(|f| FAULT_BUDGET - f["remaining"].as_u64().unwrap()).sum();
     let calls: u64 = state["route_calls"].as_object().unwrap().values().filter_map(Value::as_u64).sum();
-    emulator(&stack, reqwest::Method::DELETE, "/__emulator/faults", None).await;
+    stack.control(reqwest::Method::DELETE, "/__emulator/faults", None).await;
     let workload = started.elapsed();
 
     let report = tenantbase::bootstrap::reconcile(&stack.deps).await.expect("one reconcile converges");
-    let state = emulator(&stack, reqwest::Method::GET, "/__emulator/state", None).await;
+    let state = consistency::state(&stack).await;
     let emails: Vec<String> = (0..USERS).map(email).collect();
     let checks = assert_converged(&stack, &state, &emails).await;
     println!(
