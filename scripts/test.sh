@@ -18,6 +18,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "AWS emulator (moto)"
 mkdir -p target/test-logs
+# Each run's logs and recorded secrets only (the tests write them; scan-logs reads them).
+rm -f target/test-logs/*.log target/test-logs/*.secrets
 moto_port=$(free_port)
 start_moto "$moto_port" target/test-logs/moto.log
 use_aws_emulator "$moto_port"
@@ -25,6 +27,10 @@ echo "moto on 127.0.0.1:$moto_port"
 
 step "tests"
 cargo test --workspace --locked
+
+step "secrets in logs"
+# Every secret, password and token the tests used, searched for in every log they wrote.
+cargo run --quiet --locked -p tenantbase-tests --bin scan-logs
 
 step "templates"
 templates=(infra/template.yaml infra/metabase.yaml)

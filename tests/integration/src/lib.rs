@@ -14,6 +14,8 @@ use tenantbase::deps::Deps;
 use tenantbase::secrets::{AppSecrets, Secret};
 use tenantbase::store::{Store, TABLE};
 
+pub mod logs;
+
 /// The AWS emulator's endpoint, or a panic that says how to provide one.
 pub fn aws_endpoint() -> String {
     match std::env::var("AWS_ENDPOINT_URL") {
@@ -84,6 +86,19 @@ pub async fn ensure_secret(
     }
 }
 
+/// Records every secret value of `secrets` for the log scan.
+pub fn record_secrets(secrets: &AppSecrets) {
+    for value in [
+        &secrets.metabase_admin_password,
+        &secrets.metabase_api_key,
+        &secrets.embedding_secret_key,
+        &secrets.access_token_signing_key,
+        &secrets.operator_api_key,
+    ] {
+        logs::record_secret(value.expose());
+    }
+}
+
 /// A complete, isolated stack for one test: a fresh in-process Metabase emulator, a fresh table
 /// and secret on moto, and the functions' `Deps` pointed at them.
 pub struct Stack {
@@ -106,16 +121,15 @@ impl Stack {
 
     /// Like [`Stack::new`] with emulator knobs and extra environment for `Config`.
     pub async fn with_emulator(config: metabase_emulator::EmulatorConfig, env: &[(&str, &str)]) -> Self {
-        // `RUST_LOG=info cargo test …` shows the functions' logs for a failing test.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
+        // Everything is logged to target/test-logs; `RUST_LOG=info cargo test …` also shows the
+        // functions' logs in a failing test's output.
+        logs::init();
         let emulator = metabase_emulator::spawn(config).await.expect("start the Metabase emulator");
         let sdk = sdk_config().await;
         let store = fresh_table(&sdk).await;
         let secret_id = unique_name("tb-secret");
         let secrets = generate_secrets(TEST_ADMIN_EMAIL, TEST_ADMIN_PASSWORD, TEST_OPERATOR_KEY);
+        record_secrets(&secrets);
         ensure_secret(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id, &secrets).await.expect("create secret");
         let mut vars: HashMap<String, String> = HashMap::from([
             ("TABLE_NAME".to_owned(), store.table().to_owned()),
@@ -136,7 +150,13 @@ impl Stack {
     pub async fn bootstrapped() -> Self {
         let stack = Self::new().await;
         tenantbase::bootstrap::reconcile(&stack.deps).await.expect("bootstrap converges on a fresh emulator");
+        stack.record_secrets().await;
         stack
+    }
+
+    /// Records the secret's current values (bootstrap adds the Metabase API key) for the log scan.
+    pub async fn record_secrets(&self) {
+        record_secrets(&self.deps.secrets.get().await.expect("secret"));
     }
 
     /// Like [`Stack::bootstrapped`], with extra environment for `Config` (e.g. a short
@@ -145,6 +165,7 @@ impl Stack {
         let mut stack = Self::with_emulator(metabase_emulator::EmulatorConfig::default(), env).await;
         Arc::get_mut(&mut stack.deps).expect("nothing else holds the new deps yet").clock = Arc::new(clock);
         tenantbase::bootstrap::reconcile(&stack.deps).await.expect("bootstrap converges on a fresh emulator");
+        stack.record_secrets().await;
         stack
     }
 
@@ -290,6 +311,7 @@ pub mod api {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Reply {
+        let body_text = body;
         let request = lambda_http::request::from_str(&event(method, path, headers, body)).expect("valid event");
         let function = function_for(method, path);
         let response = tenantbase::api::handle(function, deps.clone(), request).await.expect("infallible");
@@ -297,7 +319,26 @@ pub mod api {
         let headers = response.headers().clone();
         let bytes = response.body().to_vec();
         let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-        Reply { status, headers, body }
+        let reply = Reply { status, headers, body: body.clone() };
+        record_credentials(path, body_text, &reply);
+        reply
+    }
+
+    /// For the log scan: the password of every accepted signup or login, and every access token.
+    fn record_credentials(path: &str, body: Option<&str>, reply: &Reply) {
+        if matches!(path, "/auth/signup" | "/auth/login") && (200..300).contains(&reply.status) {
+            let text = body.unwrap_or_default();
+            let password = serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v["password"].as_str().map(str::to_owned))
+                .or_else(|| url_pairs(text).into_iter().find(|(k, _)| k == "password").map(|(_, v)| v));
+            if let Some(password) = password {
+                crate::logs::record_secret(&password);
+            }
+        }
+        if let Some(token) = reply.body["access_token"].as_str() {
+            crate::logs::record_secret(token);
+        }
     }
 
     /// A JSON request with a bearer token.
@@ -434,6 +475,7 @@ pub mod fixtures {
     impl Metabase {
         pub async fn of(stack: &Stack) -> Self {
             let secrets = stack.deps.secrets.get().await.expect("secret");
+            crate::record_secrets(&secrets);
             Self {
                 base: stack.emulator.base_url.trim_end_matches('/').to_owned(),
                 api_key: secrets.metabase_api_key.expose().to_owned(),
