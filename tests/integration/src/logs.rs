@@ -84,6 +84,23 @@ pub fn record_secret(value: &str) {
     }
 }
 
+/// Prints a suite's summary line (case counts) and keeps it in `target/test-logs/summary.txt`,
+/// which `make test` prints at the end (cargo hides the output of passing tests).
+pub fn summary(line: &str) {
+    println!("{line}");
+    let file = fs::create_dir_all(dir())
+        .and_then(|()| fs::OpenOptions::new().create(true).append(true).open(dir().join("summary.txt")));
+    if let Ok(mut file) = file {
+        let _ = writeln!(file, "{line}");
+    }
+}
+
+/// [`summary`] with `format!` arguments.
+#[macro_export]
+macro_rules! summary {
+    ($($arg:tt)*) => { $crate::logs::summary(&format!($($arg)*)) };
+}
+
 /// One recorded value found in a log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {

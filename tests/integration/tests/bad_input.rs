@@ -281,7 +281,7 @@ fn arbitrary_bodies_and_queries_get_json_4xx_and_never_5xx() {
 
     let tally = tally.into_inner();
     let refused: usize = tally.by_status.iter().filter(|(s, _)| **s >= 400).map(|(_, n)| n).sum();
-    println!(
+    tenantbase_tests::summary!(
         "bad input: {} generated cases over {} parsers ({}), 0 panics, 0 5xx, {refused} JSON 4xx; statuses {:?}",
         tally.cases,
         parsers.len(),

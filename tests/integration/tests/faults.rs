@@ -360,7 +360,7 @@ async fn a_workload_under_metabase_faults_converges_after_one_reconcile() {
     let state = consistency::state(&stack).await;
     let emails: Vec<String> = (0..USERS).map(email).collect();
     let checks = assert_converged(&stack, &state, &emails).await;
-    println!(
+    tenantbase_tests::summary!(
         "faults: {} API requests, {} client retries, {} analyst retries, {calls} Metabase requests, {injected} faults \
          injected ({:.1} %), {WORKSPACES} workspaces, {embeds} embeds, reconcile repaired {} things, {checks} checks \
          passed; workload {:.1}s",

@@ -70,7 +70,9 @@ async fn racing_signups_with_different_passwords_keep_only_the_winners() {
     let state = consistency::state(&stack).await;
     let in_metabase = state["users"].as_object().unwrap().values().filter(|u| u["email"] == "dup@race.test").count();
     assert_eq!(in_metabase, 1, "one Metabase user");
-    println!("races: signups of one email: {RACERS} racing, 1 account, {logins} logins checked, 1 Metabase user");
+    tenantbase_tests::summary!(
+        "races: signups of one email: {RACERS} racing, 1 account, {logins} logins checked, 1 Metabase user"
+    );
 }
 
 #[tokio::test]
@@ -137,7 +139,9 @@ async fn creates_sharing_an_idempotency_key_make_one_workspace_and_others_stay_d
         assert_eq!(groups.iter().filter(|g| **g == workspace.group_name()).count(), 1);
         consistency::assert_group_matches_members(&stack, &workspace, &state).await;
     }
-    println!("races: workspace creates: 16 racing (8 on one key), 9 workspaces, 9 collections, 9 groups");
+    tenantbase_tests::summary!(
+        "races: workspace creates: 16 racing (8 on one key), 9 workspaces, 9 collections, 9 groups"
+    );
 }
 
 #[tokio::test]
@@ -173,7 +177,9 @@ async fn an_invitation_racing_the_signup_it_names_ends_as_one_membership() {
     }
     let state = consistency::state(&stack).await;
     consistency::assert_group_matches_members(&stack, &stored(deps, &id).await, &state).await;
-    println!("races: invitation vs signup: {PEOPLE} racing pairs, {PEOPLE} memberships, no stranded invitation");
+    tenantbase_tests::summary!(
+        "races: invitation vs signup: {PEOPLE} racing pairs, {PEOPLE} memberships, no stranded invitation"
+    );
 }
 
 #[tokio::test]
@@ -251,7 +257,9 @@ async fn many_member_changes_at_once_keep_an_owner_and_the_group_in_step() {
             }
         }
     }
-    println!("races: member changes: {cases} concurrent changes over 3 rounds, an owner and the group in step");
+    tenantbase_tests::summary!(
+        "races: member changes: {cases} concurrent changes over 3 rounds, an owner and the group in step"
+    );
 }
 
 /// Records and Metabase after a delete raced discovery: nothing of the workspace is published.
@@ -337,7 +345,7 @@ async fn discovery_racing_a_delete_publishes_nothing_for_the_deleted_workspace()
         .unwrap()
         .expect("the survivor's dashboard is recorded");
     assert!(record.is_embeddable(), "{record:?}");
-    println!(
+    tenantbase_tests::summary!(
         "races: discovery vs delete: 4 rounds, {published} publications raced the delete, {dashboards} dashboards of \
          deleted workspaces, none left published"
     );
@@ -387,5 +395,7 @@ async fn a_sweep_racing_an_on_request_sync_leaves_metabase_as_recorded() {
             dashboards += 1;
         }
     }
-    println!("races: sweep vs on-request sync: 3 rounds, {dashboards} dashboards published exactly as recorded");
+    tenantbase_tests::summary!(
+        "races: sweep vs on-request sync: 3 rounds, {dashboards} dashboards published exactly as recorded"
+    );
 }
