@@ -19,6 +19,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "AWS emulator (moto)"
 mkdir -p target/test-logs
+# Each run's logs and recorded secrets only (the tests write them; scan-logs reads them).
+rm -f target/test-logs/*.log target/test-logs/*.secrets target/test-logs/summary.txt
 moto_port=$(free_port)
 start_moto "$moto_port" target/test-logs/moto.log
 use_aws_emulator "$moto_port"
@@ -29,6 +31,13 @@ cargo test --workspace --locked
 
 step "browser test (examples/web)"
 scripts/browser-test.sh
+
+step "secrets in logs"
+# Every secret, password and token the tests used, searched for in every log they wrote.
+cargo run --quiet --locked -p tenantbase-tests --bin scan-logs
+
+step "suite summary"
+cat target/test-logs/summary.txt
 
 step "templates"
 templates=(infra/template.yaml infra/metabase.yaml)

@@ -261,13 +261,24 @@ async fn reconcile(pass: &Pass<'_>, workspace: &Workspace, listing: &Listing) ->
     let published: Vec<(ItemKind, u64)> =
         writes.iter().filter(|w| w.published).map(|w| (w.record.kind, w.record.metabase_id)).collect();
     let refused = write_all(pass, writes, &mut outcome.changes, counts).await?;
-    // A revocation that landed while this pass ran wins: whatever the pass published under it is
-    // taken down again at once (the next pass records it as held).
-    let mut take_down: Vec<(ItemKind, u64)> =
-        refused.iter().filter(|w| w.published).map(|w| (w.record.kind, w.record.metabase_id)).collect();
+    // A revocation or a delete that landed while this pass ran wins: whatever the pass published
+    // under it is taken down again at once (the next pass records it as held or removed).
+    let mut take_down: Vec<(ItemKind, u64)> = Vec::new();
+    for write in refused.iter().filter(|w| w.published) {
+        // Refused because the item was revoked meanwhile, or because a concurrent pass recorded
+        // it first: only the first (or a record that is not embeddable) means un-publishing.
+        let current = items::get(pass.store(), write.record.item_ref()).await?;
+        let keep = current.is_some_and(|r| r.is_embeddable() && r.revoked_until.is_none_or(|u| u <= pass.now_unix));
+        if !keep {
+            take_down.push((write.record.kind, write.record.metabase_id));
+        }
+    }
     if !published.is_empty() {
         let now = workspaces::get(pass.store(), workspace.id).await?;
-        if now.and_then(|w| w.embeds_revoked_until).is_some_and(|until| until > pass.now_unix) {
+        let stopped = now.is_none_or(|w| {
+            w.status == Status::Archived || w.embeds_revoked_until.is_some_and(|until| until > pass.now_unix)
+        });
+        if stopped {
             take_down = published;
         }
     }

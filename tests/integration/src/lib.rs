@@ -14,6 +14,7 @@ use tenantbase::deps::Deps;
 use tenantbase::secrets::{AppSecrets, Secret};
 use tenantbase::store::{Store, TABLE};
 
+pub mod logs;
 pub mod openapi;
 
 /// The AWS emulator's endpoint, or a panic that says how to provide one.
@@ -86,6 +87,19 @@ pub async fn ensure_secret(
     }
 }
 
+/// Records every secret value of `secrets` for the log scan.
+pub fn record_secrets(secrets: &AppSecrets) {
+    for value in [
+        &secrets.metabase_admin_password,
+        &secrets.metabase_api_key,
+        &secrets.embedding_secret_key,
+        &secrets.access_token_signing_key,
+        &secrets.operator_api_key,
+    ] {
+        logs::record_secret(value.expose());
+    }
+}
+
 /// A complete, isolated stack for one test: a fresh in-process Metabase emulator, a fresh table
 /// and secret on moto, and the functions' `Deps` pointed at them.
 pub struct Stack {
@@ -108,16 +122,15 @@ impl Stack {
 
     /// Like [`Stack::new`] with emulator knobs and extra environment for `Config`.
     pub async fn with_emulator(config: metabase_emulator::EmulatorConfig, env: &[(&str, &str)]) -> Self {
-        // `RUST_LOG=info cargo test …` shows the functions' logs for a failing test.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
+        // Everything is logged to target/test-logs; `RUST_LOG=info cargo test …` also shows the
+        // functions' logs in a failing test's output.
+        logs::init();
         let emulator = metabase_emulator::spawn(config).await.expect("start the Metabase emulator");
         let sdk = sdk_config().await;
         let store = fresh_table(&sdk).await;
         let secret_id = unique_name("tb-secret");
         let secrets = generate_secrets(TEST_ADMIN_EMAIL, TEST_ADMIN_PASSWORD, TEST_OPERATOR_KEY);
+        record_secrets(&secrets);
         ensure_secret(&aws_sdk_secretsmanager::Client::new(&sdk), &secret_id, &secrets).await.expect("create secret");
         let mut vars: HashMap<String, String> = HashMap::from([
             ("TABLE_NAME".to_owned(), store.table().to_owned()),
@@ -138,7 +151,13 @@ impl Stack {
     pub async fn bootstrapped() -> Self {
         let stack = Self::new().await;
         tenantbase::bootstrap::reconcile(&stack.deps).await.expect("bootstrap converges on a fresh emulator");
+        stack.record_secrets().await;
         stack
+    }
+
+    /// Records the secret's current values (bootstrap adds the Metabase API key) for the log scan.
+    pub async fn record_secrets(&self) {
+        record_secrets(&self.deps.secrets.get().await.expect("secret"));
     }
 
     /// Like [`Stack::bootstrapped`], with extra environment for `Config` (e.g. a short
@@ -147,12 +166,70 @@ impl Stack {
         let mut stack = Self::with_emulator(metabase_emulator::EmulatorConfig::default(), env).await;
         Arc::get_mut(&mut stack.deps).expect("nothing else holds the new deps yet").clock = Arc::new(clock);
         tenantbase::bootstrap::reconcile(&stack.deps).await.expect("bootstrap converges on a fresh emulator");
+        stack.record_secrets().await;
         stack
     }
 
     /// A raw HTTP client for the emulator's control routes (`/__emulator/...`).
     pub fn emulator_url(&self, path: &str) -> String {
         format!("{}{path}", self.emulator.base_url)
+    }
+
+    /// Calls one of the emulator's control routes (faults, latency, state, counters) and returns
+    /// its JSON answer (`Null` when empty); panics unless it succeeds.
+    pub async fn control(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let mut request = reqwest::Client::new().request(method, self.emulator_url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the emulator answers");
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json().await.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Checks that Metabase, as the emulator's state dump shows it, matches what DynamoDB records.
+pub mod consistency {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+    use tenantbase::users;
+    use tenantbase::workspaces::{Role, Workspace, members};
+
+    use crate::Stack;
+
+    /// The emulator's whole state (`GET /__emulator/state`).
+    pub async fn state(stack: &Stack) -> Value {
+        stack.control(reqwest::Method::GET, "/__emulator/state", None).await
+    }
+
+    /// The workspace's Metabase group holds exactly its owners' and editors' Metabase users,
+    /// each once, and the workspace still has an owner.
+    pub async fn assert_group_matches_members(stack: &Stack, workspace: &Workspace, state: &Value) {
+        let deps = &stack.deps;
+        let group = workspace.metabase_group_id.expect("a provisioned workspace has a group").0;
+        let (members, _) = members::list(deps, workspace).await.expect("members");
+        let mut wanted = BTreeSet::new();
+        for member in members.iter().filter(|m| m.role >= Role::Editor) {
+            let user = users::get(&deps.store, member.user_id).await.expect("user").expect("an account");
+            wanted.insert(user.metabase_user_id.expect("an owner or editor has a linked Metabase user").0);
+        }
+        let in_group: Vec<u64> = state["memberships"]
+            .as_object()
+            .expect("memberships")
+            .values()
+            .filter(|m| m["group_id"].as_u64() == Some(group))
+            .map(|m| m["user_id"].as_u64().expect("a user id"))
+            .collect();
+        let distinct: BTreeSet<u64> = in_group.iter().copied().collect();
+        assert_eq!(in_group.len(), distinct.len(), "workspace {}: a duplicate group membership", workspace.id);
+        assert_eq!(distinct, wanted, "workspace {}: group {group} holds exactly its owners and editors", workspace.id);
+        assert!(members.iter().any(|m| m.role == Role::Owner), "workspace {} has an owner", workspace.id);
     }
 }
 
@@ -238,6 +315,7 @@ pub mod api {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Reply {
+        let body_text = body;
         let request = lambda_http::request::from_str(&event(method, path, headers, body)).expect("valid event");
         let function = function_for(method, path);
         let response = tenantbase::api::handle(function, deps.clone(), request).await.expect("infallible");
@@ -250,7 +328,26 @@ pub mod api {
             panic!("{mismatch}");
         }
         let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-        Reply { status, headers, body }
+        let reply = Reply { status, headers, body: body.clone() };
+        record_credentials(path, body_text, &reply);
+        reply
+    }
+
+    /// For the log scan: the password of every accepted signup or login, and every access token.
+    fn record_credentials(path: &str, body: Option<&str>, reply: &Reply) {
+        if matches!(path, "/auth/signup" | "/auth/login") && (200..300).contains(&reply.status) {
+            let text = body.unwrap_or_default();
+            let password = serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v["password"].as_str().map(str::to_owned))
+                .or_else(|| url_pairs(text).into_iter().find(|(k, _)| k == "password").map(|(_, v)| v));
+            if let Some(password) = password {
+                crate::logs::record_secret(&password);
+            }
+        }
+        if let Some(token) = reply.body["access_token"].as_str() {
+            crate::logs::record_secret(token);
+        }
     }
 
     /// A JSON request with a bearer token.
@@ -378,31 +475,63 @@ pub mod fixtures {
         pub base: String,
         api_key: String,
         http: reqwest::Client,
+        /// Under injected faults: how many times an admin call may be repeated (0 = none).
+        retry_limit: u32,
+        /// Admin calls repeated after an injected fault (5xx, 409 or a timeout).
+        pub retried: std::sync::atomic::AtomicUsize,
     }
 
     impl Metabase {
         pub async fn of(stack: &Stack) -> Self {
             let secrets = stack.deps.secrets.get().await.expect("secret");
+            crate::record_secrets(&secrets);
             Self {
                 base: stack.emulator.base_url.trim_end_matches('/').to_owned(),
                 api_key: secrets.metabase_api_key.expose().to_owned(),
                 http: reqwest::Client::new(),
+                retry_limit: 0,
+                retried: std::sync::atomic::AtomicUsize::new(0),
             }
         }
 
+        /// An analyst working while the emulator injects faults: admin calls time out after
+        /// `timeout` and are repeated on 5xx, 409 and timeouts. Injected faults answer before the
+        /// emulator routes the request, so a repeat never applies a change twice.
+        pub async fn retrying(stack: &Stack, timeout: std::time::Duration) -> Self {
+            let http = reqwest::Client::builder().timeout(timeout).build().expect("HTTP client");
+            Self { http, retry_limit: 100, ..Self::of(stack).await }
+        }
+
         pub async fn admin(&self, method: Method, path: &str, body: Value) -> Value {
-            let response = self
-                .http
-                .request(method.clone(), format!("{}{path}", self.base))
-                .header("x-api-key", &self.api_key)
-                .json(&body)
-                .send()
-                .await
-                .expect("the emulator answers");
-            let status = response.status();
-            let text = response.text().await.expect("a body");
-            assert_eq!(status, StatusCode::OK, "{method} {path}: {text}");
-            serde_json::from_str(&text).expect("JSON")
+            let mut attempt = 0;
+            loop {
+                let sent = self
+                    .http
+                    .request(method.clone(), format!("{}{path}", self.base))
+                    .header("x-api-key", &self.api_key)
+                    .json(&body)
+                    .send()
+                    .await;
+                let answer = match sent {
+                    Ok(response) => {
+                        let status = response.status();
+                        Ok((status, response.text().await.expect("a body")))
+                    }
+                    Err(error) => Err(error),
+                };
+                let transient = match &answer {
+                    Ok((status, _)) => status.is_server_error() || *status == StatusCode::CONFLICT,
+                    Err(error) => error.is_timeout(),
+                };
+                if transient && attempt < self.retry_limit {
+                    attempt += 1;
+                    self.retried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+                let (status, text) = answer.expect("the emulator answers");
+                assert_eq!(status, StatusCode::OK, "{method} {path}: {text}");
+                return serde_json::from_str(&text).expect("JSON");
+            }
         }
 
         /// An embed request: no session, like a browser inside the iframe.

@@ -175,7 +175,9 @@ async fn every_protected_route_refuses_every_forged_token() {
         assert!(matches!(reply.status, 401 | 403 | 404), "wrong operator key on {}: {}", route.path, reply.status);
         cases += 1;
     }
-    println!("token attacks: {cases} cases, 0 successes; not yet implemented (501): {unimplemented:?}");
+    tenantbase_tests::summary!(
+        "token attacks: {cases} cases, 0 successes; not yet implemented (501): {unimplemented:?}"
+    );
     assert!(cases >= 200, "the matrix covers at least 200 cases, got {cases}");
     // The operator key itself is not a bearer token.
     let reply = as_user(deps, TEST_OPERATOR_KEY, "GET", "/api/workspaces", None).await;
@@ -307,7 +309,7 @@ async fn another_tenant_and_a_too_small_role_are_refused_on_every_route() {
     assert_eq!(as_user(deps, &w.vic.0, "GET", &mint, None).await.status, 403);
     assert_eq!(as_user(deps, &w.alice.0, "GET", &mint, None).await.status, 200);
     cases += 1;
-    println!("cross-tenant, role and embed attacks: {cases} cases, 0 successes");
+    tenantbase_tests::summary!("cross-tenant, role and embed attacks: {cases} cases, 0 successes");
 }
 
 #[tokio::test]
@@ -336,6 +338,6 @@ async fn every_embed_anyone_can_obtain_shows_only_their_tenant() {
             }
         }
     }
-    println!("leak canary: {embeds} embeds, {rows} rows, every row of the viewer's own tenant");
+    tenantbase_tests::summary!("leak canary: {embeds} embeds, {rows} rows, every row of the viewer's own tenant");
     assert!(embeds >= 6 && rows > 0, "{embeds} embeds, {rows} rows");
 }
