@@ -3,11 +3,8 @@
 //! caller from another tenant (or a member with too small a role). Each case has its expected
 //! status; the test prints the counts and fails on any success.
 
-use std::sync::Arc;
-
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use tenantbase::deps::Deps;
 use tenantbase::routes::{Endpoint, ROUTES, Route};
 use tenantbase_tests::api::{as_operator, as_user, call, sign_up};
 use tenantbase_tests::fixtures::Metabase;
