@@ -82,6 +82,9 @@ pub struct Config {
     pub metabase_site_name: String,
     /// How long bootstrap waits for Metabase to become ready.
     pub bootstrap_wait: Duration,
+    /// Open the DynamoDB and Metabase connections during init (`WARM_CONNECTIONS`, default on),
+    /// so the first request does not pay for connection setup and the SDK's first-call work.
+    pub warm_connections: bool,
 }
 
 impl Config {
@@ -134,6 +137,7 @@ impl Config {
             analytics_db_engine: non_empty(env, "ANALYTICS_DB_ENGINE").unwrap_or_else(|| "postgres".to_owned()),
             metabase_site_name: non_empty(env, "METABASE_SITE_NAME").unwrap_or_else(|| "Tenantbase".to_owned()),
             bootstrap_wait: Duration::from_secs(ranged::<u64>(env, "BOOTSTRAP_WAIT_SECONDS", 300, 0, 840)?),
+            warm_connections: flag(env, "WARM_CONNECTIONS", true)?,
         })
     }
 }
@@ -155,6 +159,15 @@ fn url_var(_env: &impl EnvSource, var: &'static str, raw: String) -> Result<Url,
         return Err(ConfigError::Invalid { var, value: raw, reason: "a base URL has no query or fragment".to_owned() });
     }
     Ok(url)
+}
+
+fn flag(env: &impl EnvSource, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match non_empty(env, var).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+        Some(v) => Err(ConfigError::Invalid { var, value: v, reason: "expected true or false".to_owned() }),
+    }
 }
 
 fn ranged<T>(env: &impl EnvSource, var: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>
@@ -192,6 +205,19 @@ mod tests {
         assert_eq!(config.metabase_site_url, config.metabase_url);
         assert_eq!(config.secrets_ttl, Duration::from_secs(300));
         assert_eq!(config.event_bus_name, None);
+        assert!(config.warm_connections);
+    }
+
+    #[test]
+    fn warm_connections_is_a_flag() {
+        for (value, expected) in [("false", false), ("0", false), ("OFF", false), ("true", true), ("1", true)] {
+            let mut env = base();
+            env.insert("WARM_CONNECTIONS", value);
+            assert_eq!(Config::from_source(&env).unwrap().warm_connections, expected, "{value}");
+        }
+        let mut env = base();
+        env.insert("WARM_CONNECTIONS", "sometimes");
+        assert!(matches!(Config::from_source(&env), Err(ConfigError::Invalid { var: "WARM_CONNECTIONS", .. })));
     }
 
     #[test]
