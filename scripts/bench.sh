@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the measurements behind BENCHMARKS.md. Builds the six functions for the host
 # (release profile, one cargo invocation), runs the criterion microbenchmarks, then cold start,
-# the embed mint under load and discovery at scale against moto (started and stopped here) and
+# the embed mint under load and discovery at scale against moto (a fresh one per section) and
 # the in-process Metabase emulator, and reports the arm64 zip sizes of the last `make package`.
 # Not part of `make test`. Output is also written to target/bench/report.txt.
 #
@@ -52,19 +52,27 @@ for name, point, low, high, mad in rows:
     print(f"{name:<{width}}  median {point/1000:8.2f} µs  (95% CI {low/1000:.2f} – {high/1000:.2f}, MAD {mad/1000:.2f})")
 PY
 
-step "AWS emulator (moto)"
-moto_port=$(free_port)
-start_moto "$moto_port" target/bench/moto.log
-use_aws_emulator "$moto_port"
-echo "moto on 127.0.0.1:$moto_port"
+# A fresh moto per section: moto slows down as the data it holds grows (after the load section
+# it took over a second per request), so one section's data must not slow the next.
+fresh_moto() {
+  stop_children
+  local port
+  port=$(free_port)
+  start_moto "$port" "target/bench/moto-$1.log"
+  use_aws_emulator "$port"
+  echo "moto on 127.0.0.1:$port"
+}
 
 step "cold start"
+fresh_moto coldstart
 target/debug/tenantbase-bench coldstart --bin-dir target/release --runs "${BENCH_RUNS:-20}"
 
 step "embed hot path under load"
+fresh_moto embed-load
 target/debug/tenantbase-bench embed-load --requests "${BENCH_REQUESTS:-5000}" --concurrency "${BENCH_CONCURRENCY:-1,8,32}"
 
 step "discovery at scale"
+fresh_moto discovery
 target/debug/tenantbase-bench discovery --workspaces "${BENCH_WORKSPACES:-1000}" \
   --dashboards "${BENCH_DASHBOARDS:-10}" --latency-ms "${BENCH_LATENCY_MS:-20}"
 

@@ -82,8 +82,9 @@ pub struct Config {
     pub metabase_site_name: String,
     /// How long bootstrap waits for Metabase to become ready.
     pub bootstrap_wait: Duration,
-    /// Open the DynamoDB and Metabase connections during init (`WARM_CONNECTIONS`, default on),
-    /// so the first request does not pay for connection setup and the SDK's first-call work.
+    /// Open the DynamoDB and Metabase connections during init (`WARM_CONNECTIONS`). Off by
+    /// default: measured, it lengthened init by more than it shortened the first request
+    /// (BENCHMARKS.md, cold start).
     pub warm_connections: bool,
 }
 
@@ -137,7 +138,7 @@ impl Config {
             analytics_db_engine: non_empty(env, "ANALYTICS_DB_ENGINE").unwrap_or_else(|| "postgres".to_owned()),
             metabase_site_name: non_empty(env, "METABASE_SITE_NAME").unwrap_or_else(|| "Tenantbase".to_owned()),
             bootstrap_wait: Duration::from_secs(ranged::<u64>(env, "BOOTSTRAP_WAIT_SECONDS", 300, 0, 840)?),
-            warm_connections: flag(env, "WARM_CONNECTIONS", true)?,
+            warm_connections: flag(env, "WARM_CONNECTIONS", false)?,
         })
     }
 }
@@ -205,7 +206,7 @@ mod tests {
         assert_eq!(config.metabase_site_url, config.metabase_url);
         assert_eq!(config.secrets_ttl, Duration::from_secs(300));
         assert_eq!(config.event_bus_name, None);
-        assert!(config.warm_connections);
+        assert!(!config.warm_connections);
     }
 
     #[test]
