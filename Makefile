@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else lives in scripts/.
-.PHONY: dev test tools package
+.PHONY: dev test tools package bench
 
 dev:
 	@scripts/dev.sh
@@ -12,3 +12,7 @@ tools:
 
 package:
 	@scripts/package.sh
+
+# Benchmarks (BENCHMARKS.md); not part of `make test`.
+bench:
+	@scripts/bench.sh

@@ -1,65 +1,24 @@
-//! The in-memory part of an embed mint: verify the caller's bearer token, decide the grant from
-//! the records the one `BatchGetItem` returned, and sign the embed token and URL. The DynamoDB
-//! round trips are not measured here (see BENCHMARKS.md).
+//! Criterion microbenchmarks of the CPU work on the request paths (BENCHMARKS.md):
+//! the in-memory part of an embed mint (verify the caller's bearer token, decide the grant from
+//! the records the one `BatchGetItem` returned, sign the embed token and URL), the isolation lint
+//! of a 50-card dashboard, and the (de)serialisation of the records a mint reads. No I/O.
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tenantbase::auth::token::{self, TokenSettings};
 use tenantbase::clock::{Clock, SystemClock};
 use tenantbase::embed::{self, EmbedOptions};
-use tenantbase::ids::{UserId, WorkspaceId};
-use tenantbase::items::{ItemKind, ItemRecord, ItemRef, ItemStatus};
-use tenantbase::lint::{EmbedParamMode, ParameterSummary};
+use tenantbase::fixtures::embed::{embed_signer, records};
+use tenantbase::fixtures::lint::{SLUG, wired_dashboard};
+use tenantbase::items::{ItemKind, ItemRecord};
+use tenantbase::lint::{LintOutcome, lint_dashboard};
 use tenantbase::secrets::SecretString;
-use tenantbase::signer::{Appearance, EmbedSigner, SignerSettings, Theme};
-use tenantbase::workspaces::{Member, Role, Status, Workspace};
+use tenantbase::signer::{Appearance, Theme};
+use tenantbase::store::{from_item, to_item};
+use tenantbase::workspaces::{Member, Workspace};
 
-const EMBEDDING_SECRET: &str = "5f1c0a4e9b2d7c3e8f6a1b0c9d2e4f3a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
 const SIGNING_KEY: &str = "9c4e1f7a2b8d3c6e0f5a9b1c7d2e8f4a6b0c3d9e5f1a7b2c8d4e0f6a3b9c5d1e";
-
-fn records(workspace_id: WorkspaceId, user: UserId, item: ItemRef) -> (Workspace, Member, ItemRecord) {
-    let workspace = Workspace {
-        id: workspace_id,
-        name: "Acme".into(),
-        description: None,
-        tenant_key: "acme".into(),
-        owner_id: user,
-        status: Status::Active,
-        failure_reason: None,
-        metabase_collection_id: None,
-        metabase_collection_name: None,
-        metabase_group_id: None,
-        permissions_applied: true,
-        created_at: "2026-11-22T03:00:00Z".into(),
-        updated_at: "2026-11-22T03:00:00Z".into(),
-        version: 3,
-        embeds_revoked_until: None,
-        embed_appearance: Some(Appearance { titled: Some(false), theme: Some(Theme::Night), ..Appearance::default() }),
-    };
-    let member = Member::new(workspace_id, user, Role::Viewer, "2026-11-22T03:00:00Z".into());
-    let parameters = ["tenant_id", "channel", "region"]
-        .map(|slug| ParameterSummary { slug: slug.into(), name: slug.into(), kind: "string/=".into() })
-        .to_vec();
-    let embedding_params = BTreeMap::from([
-        ("tenant_id".to_owned(), EmbedParamMode::Locked),
-        ("channel".to_owned(), EmbedParamMode::Enabled),
-        ("region".to_owned(), EmbedParamMode::Enabled),
-    ]);
-    let record = ItemRecord::new(
-        item,
-        "Orders per tenant".into(),
-        None,
-        ItemStatus::Embeddable,
-        None,
-        parameters,
-        embedding_params,
-        "2026-11-22T02:00:00Z".into(),
-        "2026-11-22T03:00:00Z".into(),
-    );
-    (workspace, member, record)
-}
 
 fn hot_path(c: &mut Criterion) {
     let settings = TokenSettings {
@@ -68,21 +27,15 @@ fn hot_path(c: &mut Criterion) {
         audience: "tenantbase-api".into(),
         ttl_seconds: 3600,
     };
-    let user = UserId::generate();
+    let (item, user, (workspace, member, record)) = records(ItemKind::Dashboard);
+    // A workspace with appearance defaults, so signing merges them as it does in production.
+    let workspace = workspace.map(|mut w| {
+        w.embed_appearance =
+            Some(Appearance { titled: Some(false), theme: Some(Theme::Night), ..Appearance::default() });
+        w
+    });
     let bearer = token::issue(&settings, &SystemClock, user).expect("issue").token;
-    let signer = EmbedSigner::new(
-        &SecretString::new(EMBEDDING_SECRET.into()),
-        SignerSettings {
-            tenant_slug: "tenant_id".into(),
-            default_minutes: 10,
-            cap_minutes: 60,
-            site_url: url::Url::parse("https://analytics.example.com").expect("url"),
-        },
-    )
-    .expect("signer");
-    let workspace_id = WorkspaceId::generate();
-    let item = ItemRef::new(workspace_id, ItemKind::Dashboard, 7);
-    let (workspace, member, record) = records(workspace_id, user, item);
+    let signer = embed_signer();
     let query = [("minutes", "15"), ("param.channel", "web"), ("param.channel", "store"), ("bordered", "false")];
 
     // The parts on their own, to see where the time goes.
@@ -93,8 +46,7 @@ fn hot_path(c: &mut Criterion) {
         b.iter(|| {
             let options = EmbedOptions::from_query(black_box(query)).expect("options");
             let now = SystemClock.unix_seconds();
-            let grant = embed::grant(item, (Some(workspace.clone()), Some(member.clone()), Some(record.clone())), now)
-                .expect("granted");
+            let grant = embed::grant(item, (workspace.clone(), member.clone(), record.clone()), now).expect("granted");
             black_box(embed::sign(&signer, &grant, options, now).expect("signed"))
         });
     });
@@ -105,12 +57,42 @@ fn hot_path(c: &mut Criterion) {
             let options = EmbedOptions::from_query(black_box(query)).expect("options");
             // The records arrive owned from the read; cloning stands in for that allocation.
             let now = SystemClock.unix_seconds();
-            let grant = embed::grant(item, (Some(workspace.clone()), Some(member.clone()), Some(record.clone())), now)
-                .expect("granted");
+            let grant = embed::grant(item, (workspace.clone(), member.clone(), record.clone()), now).expect("granted");
             black_box(embed::sign(&signer, &grant, options, now).expect("signed"))
         });
     });
 }
 
-criterion_group!(benches, hot_path);
+fn lint(c: &mut Criterion) {
+    let dashboard = wired_dashboard(50);
+    assert!(matches!(lint_dashboard(&dashboard, SLUG), LintOutcome::Embeddable { .. }), "the fixture is embeddable");
+    c.bench_function("lint: 50-card dashboard", |b| b.iter(|| black_box(lint_dashboard(black_box(&dashboard), SLUG))));
+}
+
+fn items(c: &mut Criterion) {
+    let (_, _, (workspace, member, record)) = records(ItemKind::Dashboard);
+    let (workspace, member, record) = (workspace.expect("workspace"), member.expect("member"), record.expect("record"));
+    c.bench_function("items: serialise workspace + member + item record", |b| {
+        b.iter(|| {
+            black_box((
+                to_item(black_box(&workspace)).expect("workspace"),
+                to_item(black_box(&member)).expect("member"),
+                to_item(black_box(&record)).expect("record"),
+            ))
+        });
+    });
+    let stored = (to_item(&workspace).expect("w"), to_item(&member).expect("m"), to_item(&record).expect("r"));
+    c.bench_function("items: deserialise workspace + member + item record", |b| {
+        b.iter(|| {
+            let (w, m, r) = black_box(&stored).clone();
+            black_box((
+                from_item::<Workspace>(w).expect("workspace"),
+                from_item::<Member>(m).expect("member"),
+                from_item::<ItemRecord>(r).expect("record"),
+            ))
+        });
+    });
+}
+
+criterion_group!(benches, hot_path, lint, items);
 criterion_main!(benches);

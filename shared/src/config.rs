@@ -85,6 +85,10 @@ pub struct Config {
     /// Browser origins the functions answer CORS for (`CORS_ALLOWED_ORIGINS`, comma-separated);
     /// empty, the default, allows none. Deployed, API Gateway's CORS configuration does this job.
     pub cors_allowed_origins: Vec<String>,
+    /// Open the DynamoDB and Metabase connections during init (`WARM_CONNECTIONS`). Off by
+    /// default: measured, it lengthened init by more than it shortened the first request
+    /// (BENCHMARKS.md, cold start).
+    pub warm_connections: bool,
 }
 
 impl Config {
@@ -138,6 +142,7 @@ impl Config {
             metabase_site_name: non_empty(env, "METABASE_SITE_NAME").unwrap_or_else(|| "Tenantbase".to_owned()),
             bootstrap_wait: Duration::from_secs(ranged::<u64>(env, "BOOTSTRAP_WAIT_SECONDS", 300, 0, 840)?),
             cors_allowed_origins: origins(env, "CORS_ALLOWED_ORIGINS")?,
+            warm_connections: flag(env, "WARM_CONNECTIONS", false)?,
         })
     }
 }
@@ -180,6 +185,15 @@ fn origins(env: &impl EnvSource, var: &'static str) -> Result<Vec<String>, Confi
     Ok(origins)
 }
 
+fn flag(env: &impl EnvSource, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match non_empty(env, var).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+        Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+        Some(v) => Err(ConfigError::Invalid { var, value: v, reason: "expected true or false".to_owned() }),
+    }
+}
+
 fn ranged<T>(env: &impl EnvSource, var: &'static str, default: T, min: T, max: T) -> Result<T, ConfigError>
 where
     T: FromStr + PartialOrd + Copy + std::fmt::Display,
@@ -216,6 +230,19 @@ mod tests {
         assert_eq!(config.secrets_ttl, Duration::from_secs(300));
         assert_eq!(config.event_bus_name, None);
         assert!(config.cors_allowed_origins.is_empty(), "no origin is allowed unless configured");
+        assert!(!config.warm_connections);
+    }
+
+    #[test]
+    fn warm_connections_is_a_flag() {
+        for (value, expected) in [("false", false), ("0", false), ("OFF", false), ("true", true), ("1", true)] {
+            let mut env = base();
+            env.insert("WARM_CONNECTIONS", value);
+            assert_eq!(Config::from_source(&env).unwrap().warm_connections, expected, "{value}");
+        }
+        let mut env = base();
+        env.insert("WARM_CONNECTIONS", "sometimes");
+        assert!(matches!(Config::from_source(&env), Err(ConfigError::Invalid { var: "WARM_CONNECTIONS", .. })));
     }
 
     #[test]

@@ -9,6 +9,9 @@ use crate::metabase::{Auth, MetabaseClient};
 use crate::secrets::{CachedSecrets, SecretsManager};
 use crate::store::Store;
 
+/// The longest init waits for the connection warm-up.
+const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
 pub struct Deps {
     pub config: Config,
     pub store: Store,
@@ -34,12 +37,36 @@ impl Deps {
     /// Configuration is missing or invalid, or the HTTP client cannot be built.
     pub async fn init() -> Result<Arc<Self>> {
         let deps = Self::build(Config::from_env()?, &crate::aws::load().await)?;
-        // Warm the cache during init (free on Lambda's init phase); a failure here is not fatal,
-        // the first request retries and /health reports it.
-        if let Err(error) = deps.secrets.get().await {
-            tracing::warn!(%error, "could not read the application secret at init");
-        }
+        // Warm the cache (and, when configured, the connections) during init, concurrently; a
+        // failure here is not fatal, the first request retries and /health reports it.
+        let secret = async {
+            if let Err(error) = deps.secrets.get().await {
+                tracing::warn!(%error, "could not read the application secret at init");
+            }
+        };
+        futures::join!(secret, deps.warm_connections());
         Ok(Arc::new(deps))
+    }
+
+    /// Opens a DynamoDB and a Metabase connection (a `GetItem` of a key that never exists and
+    /// `GET /api/health`), so the first request finds both pools and the SDK's credentials and
+    /// endpoint already resolved. Does nothing unless `config.warm_connections`; never fails.
+    pub async fn warm_connections(&self) {
+        if !self.config.warm_connections {
+            return;
+        }
+        let dynamodb = async {
+            if let Err(error) = self.store.get::<serde_json::Value>("WARMUP", "WARMUP").await {
+                tracing::debug!(%error, "DynamoDB warm-up failed");
+            }
+        };
+        let metabase = crate::metabase::probe_health(&self.http, &self.config.metabase_url);
+        // Bounded: an unreachable Metabase (bootstrap runs while it starts) must not hold init.
+        let warm = async { futures::join!(dynamodb, metabase) };
+        match tokio::time::timeout(WARM_UP_LIMIT, warm).await {
+            Ok(((), health)) => tracing::debug!(?health, "connections warmed"),
+            Err(_) => tracing::debug!("connection warm-up took too long; left to the first request"),
+        }
     }
 
     /// Builds the clients for `config` without touching the network.

@@ -11,6 +11,8 @@ pub mod deps;
 pub mod discovery;
 pub mod embed;
 pub mod error;
+#[cfg(any(test, feature = "bench"))]
+pub mod fixtures;
 pub mod health;
 pub mod http;
 pub mod ids;

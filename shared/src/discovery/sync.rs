@@ -122,7 +122,8 @@ pub async fn sync_workspace(deps: &Deps, workspace: &Workspace) -> Result<SyncRe
     } else {
         Listing::default()
     };
-    let mut outcome = reconcile(&pass, workspace, &listing).await?;
+    let records = items::list_workspace(pass.store(), workspace.id).await?;
+    let mut outcome = reconcile(&pass, workspace, &listing, records).await?;
     outcome.counts.metabase_calls += listing.calls;
     outcome.counts.events = events::announce(deps, &outcome.changes).await;
     report.counts = outcome.counts;
@@ -148,10 +149,15 @@ pub async fn sweep(deps: &Deps) -> Result<SweepReport> {
 
     let mut report = SweepReport { workspaces: reconciled.len(), fallback: listing.fallback, ..SweepReport::default() };
     report.counts.metabase_calls = listing.calls;
-    let results: Vec<(WorkspaceId, Result<Outcome>)> = stream::iter(reconciled)
-        .map(|workspace| {
+    // Every workspace's item records in one parallel Scan, not one Query per workspace: at a
+    // thousand workspaces the round trips, not the bytes, were the sweep's cost.
+    let mut records = items::all_by_workspace(&deps.store).await?;
+    let work: Vec<(&Workspace, Vec<ItemRecord>)> =
+        reconciled.into_iter().map(|w| (w, records.remove(&w.id).unwrap_or_default())).collect();
+    let results: Vec<(WorkspaceId, Result<Outcome>)> = stream::iter(work)
+        .map(|(workspace, records)| {
             let (pass, listing) = (&pass, &listing);
-            async move { (workspace.id, reconcile(pass, workspace, listing).await) }
+            async move { (workspace.id, reconcile(pass, workspace, listing, records).await) }
         })
         .buffer_unordered(SWEEP_CONCURRENCY)
         .collect()
@@ -198,15 +204,19 @@ fn reconciled_collection(workspace: &Workspace) -> Option<MetabaseCollectionId> 
     }
 }
 
-/// Reconciles one workspace's records with its share of `listing`.
-async fn reconcile(pass: &Pass<'_>, workspace: &Workspace, listing: &Listing) -> Result<Outcome> {
+/// Reconciles one workspace's item `records` (as read before the pass) with its share of
+/// `listing`. Every write is conditional, so a record changed since it was read is not
+/// overwritten blindly.
+async fn reconcile(
+    pass: &Pass<'_>,
+    workspace: &Workspace,
+    listing: &Listing,
+    records: Vec<ItemRecord>,
+) -> Result<Outcome> {
     let mut outcome = Outcome { counts: Counts::default(), changes: Vec::new() };
     let Some(collection) = reconciled_collection(workspace) else { return Ok(outcome) };
-    let records: HashMap<(ItemKind, u64), ItemRecord> = items::list_workspace(pass.store(), workspace.id)
-        .await?
-        .into_iter()
-        .map(|r| ((r.kind, r.metabase_id), r))
-        .collect();
+    let records: HashMap<(ItemKind, u64), ItemRecord> =
+        records.into_iter().map(|r| ((r.kind, r.metabase_id), r)).collect();
     let mut writes: Vec<Write> = Vec::new();
     let counts = &mut outcome.counts;
 

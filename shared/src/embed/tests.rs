@@ -1,84 +1,12 @@
 //! Unit tests of the in-memory part of minting: options, the grant decision and signing.
 
-use std::collections::BTreeMap;
-
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::json;
-use url::Url;
 
 use super::*;
-use crate::ids::WorkspaceId;
-use crate::lint::{EmbedParamMode, ParameterSummary};
-use crate::secrets::SecretString;
-use crate::signer::{SignerSettings, Theme};
-use crate::workspaces::{Role, Status};
-
-const SECRET: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
-const NOW: i64 = 1_795_319_100;
-
-fn signer() -> EmbedSigner {
-    let settings = SignerSettings {
-        tenant_slug: "tenant_id".into(),
-        default_minutes: 10,
-        cap_minutes: 60,
-        site_url: Url::parse("https://analytics.example.com").unwrap(),
-    };
-    EmbedSigner::new(&SecretString::new(SECRET.into()), settings).unwrap()
-}
-
-fn workspace(id: WorkspaceId) -> Workspace {
-    Workspace {
-        id,
-        name: "Acme".into(),
-        description: None,
-        tenant_key: "acme".into(),
-        owner_id: UserId::generate(),
-        status: Status::Active,
-        failure_reason: None,
-        metabase_collection_id: None,
-        metabase_collection_name: None,
-        metabase_group_id: None,
-        permissions_applied: true,
-        created_at: "2026-11-22T03:00:00Z".into(),
-        updated_at: "2026-11-22T03:00:00Z".into(),
-        version: 1,
-        embeds_revoked_until: None,
-        embed_appearance: None,
-    }
-}
-
-fn record(item: ItemRef, status: ItemStatus) -> ItemRecord {
-    let parameters = vec![
-        ParameterSummary { slug: "tenant_id".into(), name: "Tenant".into(), kind: "string/=".into() },
-        ParameterSummary { slug: "channel".into(), name: "Channel".into(), kind: "string/=".into() },
-    ];
-    let embedding_params = BTreeMap::from([
-        ("tenant_id".to_owned(), EmbedParamMode::Locked),
-        ("channel".to_owned(), EmbedParamMode::Enabled),
-    ]);
-    let reason = (status == ItemStatus::Quarantined).then(|| "card 9 is not filtered by tenant_id".to_owned());
-    ItemRecord::new(
-        item,
-        "Orders".into(),
-        None,
-        status,
-        reason,
-        parameters,
-        embedding_params,
-        "2026-11-22T02:00:00Z".into(),
-        "2026-11-22T03:00:00Z".into(),
-    )
-}
-
-type Records = (Option<Workspace>, Option<Member>, Option<ItemRecord>);
-
-fn records(kind: ItemKind) -> (ItemRef, UserId, Records) {
-    let ws = WorkspaceId::generate();
-    let user = UserId::generate();
-    let item = ItemRef::new(ws, kind, 7);
-    let member = Member::new(ws, user, Role::Viewer, "2026-11-22T03:00:00Z".into());
-    (item, user, (Some(workspace(ws)), Some(member), Some(record(item, ItemStatus::Embeddable))))
-}
+use crate::fixtures::embed::*;
+use crate::signer::Theme;
+use crate::workspaces::Status;
 
 fn claims(token: &str) -> serde_json::Value {
     let mut validation = Validation::new(Algorithm::HS256);
@@ -131,7 +59,7 @@ fn a_member_gets_a_token_locked_to_the_workspace_tenant() {
     let (item, _, found) = records(ItemKind::Dashboard);
     let granted = grant(item, found, NOW).unwrap();
     let options = EmbedOptions::from_query([("param.channel", "web"), ("minutes", "30")]).unwrap();
-    let signed = sign(&signer(), &granted, options, NOW).unwrap();
+    let signed = sign(&embed_signer(), &granted, options, NOW).unwrap();
     let token = claims(&signed.token);
     assert_eq!(token["resource"], json!({"dashboard": 7}));
     assert_eq!(token["params"], json!({"tenant_id": "acme", "channel": "web"}));
@@ -139,7 +67,7 @@ fn a_member_gets_a_token_locked_to_the_workspace_tenant() {
     assert!(signed.url.starts_with("https://analytics.example.com/embed/dashboard/"), "{}", signed.url);
 
     let (item, _, found) = records(ItemKind::Question);
-    let signed = sign(&signer(), &grant(item, found, NOW).unwrap(), EmbedOptions::default(), NOW).unwrap();
+    let signed = sign(&embed_signer(), &grant(item, found, NOW).unwrap(), EmbedOptions::default(), NOW).unwrap();
     assert_eq!(claims(&signed.token)["resource"], json!({"question": 7}));
     assert!(signed.url.contains("/embed/question/"), "{}", signed.url);
 }
@@ -150,7 +78,7 @@ fn viewers_cannot_set_the_tenant_or_unpublished_filters() {
     let granted = grant(item, found, NOW).unwrap();
     for slug in ["tenant_id", "region"] {
         let options = EmbedOptions::from_query([(format!("param.{slug}"), "globex")]).unwrap();
-        let error = sign(&signer(), &granted, options, NOW).unwrap_err();
+        let error = sign(&embed_signer(), &granted, options, NOW).unwrap_err();
         assert_eq!(status_and_code(&error), (400, "param_not_allowed"), "{slug}");
     }
 }
@@ -167,15 +95,15 @@ fn workspace_appearance_defaults_apply_and_requests_override_them() {
         ..Appearance::default()
     });
     let granted = grant(item, (Some(ws), member, record), NOW).unwrap();
-    let signed = sign(&signer(), &granted, EmbedOptions::default(), NOW).unwrap();
+    let signed = sign(&embed_signer(), &granted, EmbedOptions::default(), NOW).unwrap();
     assert!(signed.url.ends_with("#titled=false&theme=night&hide_parameters=channel"), "{}", signed.url);
 
     let options = EmbedOptions::from_query([("theme", "light"), ("hide_parameters", "")]).unwrap();
-    let signed = sign(&signer(), &granted, options, NOW).unwrap();
+    let signed = sign(&embed_signer(), &granted, options, NOW).unwrap();
     assert!(signed.url.ends_with("#titled=false&theme=light&hide_parameters="), "{}", signed.url);
 
     let options = EmbedOptions::from_query([("hide_parameters", "region")]).unwrap();
-    let error = sign(&signer(), &granted, options, NOW).unwrap_err();
+    let error = sign(&embed_signer(), &granted, options, NOW).unwrap_err();
     assert_eq!(status_and_code(&error), (400, "invalid_appearance"));
 }
 

@@ -1,77 +1,9 @@
 //! Unit tests of the isolation lint over dashboard and card JSON shaped like Metabase's responses.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::*;
-
-const SLUG: &str = "tenant_id";
-const P: &str = "f1a2b3c4";
-
-fn text_tag(name: &str) -> Value {
-    json!({"id": format!("id-{name}"), "name": name, "display-name": "Tenant", "type": "text", "required": true})
-}
-
-fn field_tag(name: &str) -> Value {
-    json!({"id": format!("id-{name}"), "name": name, "display-name": "Tenant", "type": "dimension",
-           "dimension": ["field", 101, null], "widget-type": "string/=", "required": true})
-}
-
-/// A card in the legacy native shape.
-fn legacy_native(id: u64, name: &str, sql: &str, tags: Value) -> Value {
-    json!({"id": id, "name": name, "dataset_query": {"type": "native", "database": 2,
-           "native": {"query": sql, "template-tags": tags}}})
-}
-
-/// A card in the MBQL 5 native shape (0.57+ responses).
-fn mbql5_native(id: u64, name: &str, sql: &str, tags: Value) -> Value {
-    json!({"id": id, "name": name, "dataset_query": {"lib/type": "mbql/query", "database": 2,
-           "stages": [{"lib/type": "mbql.stage/native", "native": sql, "template-tags": tags}]}})
-}
-
-fn mbql5_table(id: u64, name: &str) -> Value {
-    json!({"id": id, "name": name, "dataset_query": {"lib/type": "mbql/query", "database": 2,
-           "stages": [{"lib/type": "mbql.stage/mbql", "source-table": 10}]}})
-}
-
-fn legacy_table(id: u64, name: &str) -> Value {
-    json!({"id": id, "name": name, "dataset_query": {"type": "query", "database": 2, "query": {"source-table": 10}}})
-}
-
-fn text_card(id: u64, name: &str) -> Value {
-    legacy_native(
-        id,
-        name,
-        "SELECT * FROM orders WHERE tenant_id = {{tenant_id}}",
-        json!({"tenant_id": text_tag(SLUG)}),
-    )
-}
-
-fn variable_target(tag: &str) -> Value {
-    json!(["variable", ["template-tag", tag]])
-}
-
-fn mapping(card_id: u64, target: Value) -> Value {
-    json!({"parameter_id": P, "card_id": card_id, "target": target})
-}
-
-fn dashcard(id: i64, card: &Value, mappings: Vec<Value>) -> Value {
-    json!({"id": id, "card_id": card["id"], "card": card, "series": [], "parameter_mappings": mappings,
-           "dashboard_tab_id": null})
-}
-
-fn text_dashcard(id: i64) -> Value {
-    json!({"id": id, "card_id": null, "card": {"dataset_query": {}}, "series": [], "parameter_mappings": [],
-           "visualization_settings": {"virtual_card": {"display": "text"}, "text": "Hello {{tenant_id}}"}})
-}
-
-fn tenant_param() -> Value {
-    json!({"id": P, "name": "Tenant", "slug": SLUG, "type": "string/="})
-}
-
-fn dashboard(parameters: Vec<Value>, dashcards: Vec<Value>) -> Value {
-    json!({"id": 5, "name": "Sales", "parameters": parameters, "dashcards": dashcards, "tabs": [],
-           "enable_embedding": false, "embedding_params": null})
-}
+use crate::fixtures::lint::*;
 
 fn reasons(outcome: LintOutcome) -> Vec<String> {
     match outcome {

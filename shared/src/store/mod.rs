@@ -279,6 +279,53 @@ impl Store {
         }
     }
 
+    /// Every item whose partition key starts with `pk_prefix` and whose sort key starts with one
+    /// of `sk_prefixes`: a strongly consistent Scan in `segments` parallel segments, all pages.
+    /// For reads that want most of one kind of record at once (the discovery sweep): a few large
+    /// pages instead of one round trip per partition.
+    ///
+    /// # Errors
+    /// DynamoDB failed.
+    pub async fn scan_prefixed(&self, pk_prefix: &str, sk_prefixes: &[&str], segments: i32) -> Result<Vec<Item>> {
+        let sk_filter: Vec<String> = (0..sk_prefixes.len()).map(|i| format!("begins_with(#sk, :sk{i})")).collect();
+        let filter = format!("begins_with(#pk, :pk) AND ({})", sk_filter.join(" OR "));
+        let mut values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk_prefix.to_owned()))]);
+        for (i, prefix) in sk_prefixes.iter().enumerate() {
+            values.insert(format!(":sk{i}"), AttributeValue::S((*prefix).to_owned()));
+        }
+        let segment = |segment: i32| {
+            let (filter, values) = (filter.clone(), values.clone());
+            async move {
+                let mut found = Vec::new();
+                let mut start: Option<Item> = None;
+                loop {
+                    let output = self
+                        .client
+                        .scan()
+                        .table_name(&self.table)
+                        .consistent_read(true)
+                        .segment(segment)
+                        .total_segments(segments)
+                        .filter_expression(&filter)
+                        .expression_attribute_names("#pk", keys::PK)
+                        .expression_attribute_names("#sk", keys::SK)
+                        .set_expression_attribute_values(Some(values.clone()))
+                        .set_exclusive_start_key(start)
+                        .send()
+                        .await
+                        .map_err(sdk_error)?;
+                    found.extend(output.items.unwrap_or_default());
+                    match output.last_evaluated_key {
+                        Some(key) if !key.is_empty() => start = Some(key),
+                        _ => return Ok::<_, Error>(found),
+                    }
+                }
+            }
+        };
+        let pages = futures::future::try_join_all((0..segments.max(1)).map(segment)).await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
     /// Cheap reachability check for `/health`.
     ///
     /// # Errors
