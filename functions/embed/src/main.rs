@@ -1,8 +1,8 @@
 //! The `embed` Lambda function; its routes and logic live in the shared crate.
 
-use tenantbase::routes::Function;
+use tenantbase::api::Service;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tenantbase::api::serve(Function::Embed).await
+    tenantbase::api::serve(Service::EMBED).await
 }

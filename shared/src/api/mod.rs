@@ -1,7 +1,15 @@
 //! Request dispatch for the HTTP functions: route, call the endpoint, map errors. A function's
-//! `main` calls [`serve`] with its name and nothing else.
+//! `main` calls [`serve`] with its [`Service`] and nothing else.
+//!
+//! Each function's binary links only its own handlers: a [`Service`] constant names one
+//! function's code, and only the `main` that uses it refers to it. (Dispatching on a runtime
+//! [`Function`] value instead would link every handler into every function, about a megabyte per
+//! arm64 zip against Lambda's size budget.) [`handle`], which takes a [`Function`], is for tests
+//! and tools that drive several functions in one process.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use lambda_http::{Request, service_fn};
@@ -14,29 +22,82 @@ mod workspaces;
 use crate::deps::Deps;
 use crate::error::Result;
 use crate::health;
-use crate::http::{self, HttpResponse, cors};
+use crate::http::{self, HttpResponse, Matched, cors};
 use crate::routes::Function;
 
-/// Runs `function` on the Lambda runtime: tracing, configuration and clients once, then one
+/// A handler's future, boxed: handler futures are large (sagas with many awaits), and on the heap
+/// they cannot overflow a small thread stack.
+type Reply<'a> = Pin<Box<dyn Future<Output = Result<HttpResponse>> + Send + 'a>>;
+
+/// One HTTP function: its name (which selects its routes) and the code behind them.
+#[derive(Clone, Copy)]
+pub struct Service {
+    function: Function,
+    endpoints: for<'a> fn(&'a Deps, Matched, &'a Request) -> Reply<'a>,
+}
+
+impl Service {
+    pub const HEALTH: Self = Self { function: Function::Health, endpoints: health_endpoints };
+    pub const SIGNUP: Self = Self { function: Function::Signup, endpoints: |d, m, r| Box::pin(signup::handle(d, m, r)) };
+    pub const WORKSPACES: Self =
+        Self { function: Function::Workspaces, endpoints: |d, m, r| Box::pin(workspaces::handle(d, m, r)) };
+    pub const DISCOVERY: Self =
+        Self { function: Function::Discovery, endpoints: |d, m, r| Box::pin(discovery::handle(d, m, r)) };
+    pub const EMBED: Self = Self { function: Function::Embed, endpoints: |d, m, r| Box::pin(embed::handle(d, m, r)) };
+
+    /// The service of `function`. Refers to every handler: not for a function's `main`.
+    #[must_use]
+    pub const fn of(function: Function) -> Self {
+        match function {
+            Function::Health => Self::HEALTH,
+            Function::Signup => Self::SIGNUP,
+            Function::Workspaces => Self::WORKSPACES,
+            Function::Discovery => Self::DISCOVERY,
+            Function::Embed => Self::EMBED,
+        }
+    }
+
+    #[must_use]
+    pub const fn function(self) -> Function {
+        self.function
+    }
+}
+
+fn health_endpoints<'a>(deps: &'a Deps, _: Matched, _: &'a Request) -> Reply<'a> {
+    Box::pin(async move {
+        let report = health::check(deps).await;
+        Ok(http::json(report.http_status(), &report))
+    })
+}
+
+/// Runs `service` on the Lambda runtime: tracing, configuration and clients once, then one
 /// dispatch per request.
 ///
 /// # Errors
 /// Initialisation failed (invalid configuration) or the runtime stopped.
-pub async fn serve(function: Function) -> Result<(), lambda_http::Error> {
+pub async fn serve(service: Service) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
     let deps = Deps::init().await?;
-    tracing::info!(function = function.name(), "initialised");
-    lambda_http::run(service_fn(move |request| handle(function, deps.clone(), request))).await
+    tracing::info!(function = service.function.name(), "initialised");
+    lambda_http::run(service_fn(move |request| respond(service, deps.clone(), request))).await
+}
+
+/// Handles one request for `function`, as its Lambda function would (see [`respond`]).
+pub async fn handle(function: Function, deps: Arc<Deps>, request: Request) -> Result<HttpResponse, Infallible> {
+    respond(Service::of(function), deps, request).await
 }
 
 /// Handles one request. Never fails at the Lambda level: every error becomes a JSON response.
 /// CORS preflights are answered here, before routing; an allowed origin may read every answer.
-pub async fn handle(function: Function, deps: Arc<Deps>, request: Request) -> Result<HttpResponse, Infallible> {
+pub async fn respond(service: Service, deps: Arc<Deps>, request: Request) -> Result<HttpResponse, Infallible> {
     let origins = &deps.config.cors_allowed_origins;
     let result = if cors::is_preflight(&request) {
-        cors::preflight(function, origins, &request)
+        cors::preflight(service.function, origins, &request)
     } else {
-        dispatch(function, &deps, &request).await
+        match http::route(service.function, &request) {
+            Ok(matched) => (service.endpoints)(&deps, matched, &request).await,
+            Err(error) => Err(error),
+        }
     };
     let mut response = result.unwrap_or_else(|error| http::error_response(&error));
     if let Some(origin) = cors::allowed_origin(origins, &request) {
@@ -44,20 +105,4 @@ pub async fn handle(function: Function, deps: Arc<Deps>, request: Request) -> Re
     }
     cors::vary(&mut response, origins);
     Ok(response)
-}
-
-async fn dispatch(function: Function, deps: &Deps, request: &Request) -> Result<HttpResponse> {
-    let matched = http::route(function, request)?;
-    match function {
-        Function::Health => {
-            let report = health::check(deps).await;
-            Ok(http::json(report.http_status(), &report))
-        }
-        // Boxed: handler futures are large (sagas with many awaits), and on the heap they
-        // cannot overflow a small thread stack.
-        Function::Signup => Box::pin(signup::handle(deps, matched, request)).await,
-        Function::Workspaces => Box::pin(workspaces::handle(deps, matched, request)).await,
-        Function::Discovery => Box::pin(discovery::handle(deps, matched, request)).await,
-        Function::Embed => Box::pin(embed::handle(deps, matched, request)).await,
-    }
 }

@@ -48,7 +48,7 @@ pub async fn handle_event(deps: Arc<Deps>, event: Value) -> Result<Value> {
         Invocation::Http => {
             let request = lambda_http::request::from_str(&event.to_string())
                 .map_err(|e| Error::bad_request("invalid_event", format!("not an HTTP API request: {e}")))?;
-            let Ok(response) = crate::api::handle(Function::Discovery, deps, request).await;
+            let Ok(response) = crate::api::respond(crate::api::Service::DISCOVERY, deps, request).await;
             Ok(gateway_response(response))
         }
         Invocation::Scheduled => {

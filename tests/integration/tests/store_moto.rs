@@ -83,6 +83,32 @@ async fn transaction_with_a_failed_guard_writes_nothing_and_is_an_outcome() {
     assert_eq!(kept.name, "USER#1");
 }
 
+/// tools/aws_emulator.py keeps only the items a transaction names as its rollback snapshot (moto
+/// copies the whole table): an overwritten item comes back as it was, a new one goes away.
+#[tokio::test]
+async fn a_cancelled_transaction_restores_overwritten_items_and_removes_new_ones() {
+    let sdk = tenantbase_tests::sdk_config().await;
+    let store = tenantbase_tests::fresh_table(&sdk).await;
+    let existing = record("WS#1", "META", "before");
+    let bystander = record("WS#1", "DASH#7", "untouched");
+    for item in [&existing, &bystander] {
+        assert_eq!(store.put_if(item, Condition::not_exists()).await.unwrap(), WriteOutcome::Applied);
+    }
+    let guard = record("EMAIL#taken@example.com", "EMAIL", "USER#1");
+    assert_eq!(store.put_if(&guard, Condition::not_exists()).await.unwrap(), WriteOutcome::Applied);
+
+    let writes = vec![
+        store.put_op(&record("WS#1", "META", "after"), Some(Condition::exists())).unwrap(),
+        store.put_op(&record("WS#2", "META", "new"), Some(Condition::not_exists())).unwrap(),
+        store.put_op(&record("EMAIL#taken@example.com", "EMAIL", "USER#2"), Some(Condition::not_exists())).unwrap(),
+    ];
+    assert_eq!(store.transact(writes).await.unwrap(), WriteOutcome::ConditionFailed);
+    assert_eq!(store.get::<Record>("WS#1", "META").await.unwrap(), Some(existing));
+    assert_eq!(store.get::<Record>("WS#2", "META").await.unwrap(), None);
+    assert_eq!(store.get::<Record>("WS#1", "DASH#7").await.unwrap(), Some(bystander));
+    assert_eq!(store.get::<Record>("EMAIL#taken@example.com", "EMAIL").await.unwrap(), Some(guard));
+}
+
 #[tokio::test]
 async fn missing_table_is_an_error_not_an_outcome() {
     let sdk = tenantbase_tests::sdk_config().await;
