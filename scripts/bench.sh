@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: the measurements behind BENCHMARKS.md. Builds the six functions for the host
-# (release profile, one cargo invocation), runs the criterion microbenchmarks, then cold start,
+# `make bench`: the measurements behind BENCHMARKS.md. Builds the six functions and the bench tool
+# (which holds the criterion benches) for the host in one optimised profile (bench-release: the release
+# profile without LTO; BENCH_PROFILE=release measures the shipped fat-LTO build instead, at
+# the cost of seven long single-threaded links), runs the criterion microbenchmarks, then cold start,
 # the embed mint under load and discovery at scale against moto (a fresh one per section) and
 # the in-process Metabase emulator, and reports the arm64 zip sizes of the last `make package`.
 # Not part of `make test`. Output is also written to target/bench/report.txt.
@@ -18,6 +20,8 @@ mkdir -p target/bench
 exec > >(tee target/bench/report.txt) 2>&1
 
 FUNCTIONS=(signup workspaces discovery embed health bootstrap)
+PROFILE=${BENCH_PROFILE:-bench-release}
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 started=$SECONDS
 
 step "machine"
@@ -28,20 +32,22 @@ echo "memory:  $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
 echo "rustc:   $(rustc -V)"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
 
-step "build (host release binaries of the six functions; the bench tool)"
+step "build (profile $PROFILE, host: the six functions and the bench tool, one cargo invocation)"
 packages=()
 for f in "${FUNCTIONS[@]}"; do packages+=(-p "$f"); done
 build_start=$SECONDS
-cargo build --release --locked "${packages[@]}"
-cargo build --locked -p tenantbase-bench
+cargo build --profile "$PROFILE" --locked "${packages[@]}" -p tenantbase-bench
 echo "built in $((SECONDS - build_start)) s"
+BIN=$TARGET/$PROFILE
 
 step "microbenchmarks (criterion; medians from target/criterion/*/new/estimates.json)"
-cargo bench --locked -p tenantbase --features bench --bench embed_hot_path -- --noplot
-python3 - <<'PY'
-import json, pathlib
+export CRITERION_HOME=$TARGET/criterion
+rm -rf "$CRITERION_HOME"
+"$BIN/tenantbase-bench" micro
+python3 - "$CRITERION_HOME" <<'PY'
+import json, pathlib, sys
 rows = []
-for estimates in sorted(pathlib.Path("target/criterion").glob("*/new/estimates.json")):
+for estimates in sorted(pathlib.Path(sys.argv[1]).glob("*/new/estimates.json")):
     data = json.loads(estimates.read_text())
     name = json.loads((estimates.parent / "benchmark.json").read_text())["title"]
     median, mad = data["median"], data["median_abs_dev"]["point_estimate"]
@@ -65,21 +71,21 @@ fresh_moto() {
 
 step "cold start"
 fresh_moto coldstart
-target/debug/tenantbase-bench coldstart --bin-dir target/release --runs "${BENCH_RUNS:-20}"
+"$BIN/tenantbase-bench" coldstart --bin-dir "$BIN" --runs "${BENCH_RUNS:-20}"
 
 step "embed hot path under load"
 fresh_moto embed-load
-target/debug/tenantbase-bench embed-load --requests "${BENCH_REQUESTS:-5000}" --concurrency "${BENCH_CONCURRENCY:-1,8,32}"
+"$BIN/tenantbase-bench" embed-load --requests "${BENCH_REQUESTS:-5000}" --concurrency "${BENCH_CONCURRENCY:-1,8,32}"
 
 step "discovery at scale"
 fresh_moto discovery
-target/debug/tenantbase-bench discovery --workspaces "${BENCH_WORKSPACES:-1000}" \
+"$BIN/tenantbase-bench" discovery --workspaces "${BENCH_WORKSPACES:-1000}" \
   --dashboards "${BENCH_DASHBOARDS:-10}" --latency-ms "${BENCH_LATENCY_MS:-20}"
 
 step "sizes (arm64 zips from the last \`make package\`)"
 limit=$((5 * 1024 * 1024))
 for f in "${FUNCTIONS[@]}"; do
-  zip=target/lambda/$f/bootstrap.zip
+  zip=$TARGET/lambda/$f/bootstrap.zip
   if [[ -f "$zip" ]]; then
     size=$(stat -c %s "$zip")
     awk -v f="$f" -v s="$size" -v l="$limit" -v t="$(date -u -r "$zip" +%Y-%m-%dT%H:%MZ)" \

@@ -38,7 +38,8 @@ pub struct Service {
 
 impl Service {
     pub const HEALTH: Self = Self { function: Function::Health, endpoints: health_endpoints };
-    pub const SIGNUP: Self = Self { function: Function::Signup, endpoints: |d, m, r| Box::pin(signup::handle(d, m, r)) };
+    pub const SIGNUP: Self =
+        Self { function: Function::Signup, endpoints: |d, m, r| Box::pin(signup::handle(d, m, r)) };
     pub const WORKSPACES: Self =
         Self { function: Function::Workspaces, endpoints: |d, m, r| Box::pin(workspaces::handle(d, m, r)) };
     pub const DISCOVERY: Self =

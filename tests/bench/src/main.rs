@@ -1,11 +1,12 @@
-//! `make bench`'s measuring tool: cold start of the function binaries, the embed mint under
-//! load, and discovery at scale, against moto (`AWS_ENDPOINT_URL`) and the in-process Metabase
+//! `make bench`'s measuring tool: the criterion microbenchmarks, cold start of the function
+//! binaries, the embed mint under load, and discovery at scale, against moto (`AWS_ENDPOINT_URL`) and the in-process Metabase
 //! emulator. Method and results: BENCHMARKS.md.
 
 mod coldstart;
 mod counting;
 mod discovery_scale;
 mod embed_load;
+mod micro;
 mod runtime_api;
 mod seed;
 mod stats;
@@ -23,6 +24,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The criterion microbenchmarks (no I/O; needs no emulator).
+    Micro {
+        /// Only the benchmarks whose name matches this regular expression.
+        #[arg(long)]
+        filter: Option<String>,
+    },
     /// Spawn → first runtime-API `next` of each release binary, and the embed function's first mint.
     Coldstart {
         /// Where the host release binaries are (`cargo build --release`).
@@ -51,9 +58,15 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let command = Cli::parse().command;
+    if let Command::Micro { filter } = &command {
+        micro::run(filter.as_deref());
+        return Ok(());
+    }
     // Fails loudly (with how to start it) when moto is not there.
     tenantbase_tests::aws_endpoint();
-    match Cli::parse().command {
+    match command {
+        Command::Micro { .. } => unreachable!("handled above"),
         Command::Coldstart { bin_dir, runs } => coldstart::run(&bin_dir, runs).await,
         Command::EmbedLoad { requests, concurrency } => embed_load::run(requests, &concurrency).await,
         Command::Discovery { workspaces, dashboards, latency_ms } => {

@@ -2,10 +2,15 @@
 //! the in-memory part of an embed mint (verify the caller's bearer token, decide the grant from
 //! the records the one `BatchGetItem` returned, sign the embed token and URL), the isolation lint
 //! of a 50-card dashboard, and the (de)serialisation of the records a mint reads. No I/O.
+//!
+//! Criterion runs as a library inside this tool rather than as a `cargo bench` target, so that
+//! `make bench` builds it together with the functions in one cargo invocation: a bench target
+//! would bring in dev-dependencies, change the features of shared dependencies and rebuild them.
+//! Results go to `$CRITERION_HOME` (`make bench`: `target/criterion`).
 
 use std::hint::black_box;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use tenantbase::auth::token::{self, TokenSettings};
 use tenantbase::clock::{Clock, SystemClock};
 use tenantbase::embed::{self, EmbedOptions};
@@ -94,5 +99,14 @@ fn items(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, hot_path, lint, items);
-criterion_main!(benches);
+/// Runs every microbenchmark; `filter` (a regular expression) keeps those whose name matches.
+pub fn run(filter: Option<&str>) {
+    let mut c = Criterion::default();
+    if let Some(filter) = filter {
+        c = c.with_filter(filter);
+    }
+    hot_path(&mut c);
+    lint(&mut c);
+    items(&mut c);
+    c.final_summary();
+}
