@@ -32,6 +32,9 @@ echo "memory:  $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
 echo "rustc:   $(rustc -V)"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
 
+step "tools (moto and the rest of .venv; a no-op once installed)"
+scripts/tools.sh
+
 step "build (profile $PROFILE, host: the six functions and the bench tool, one cargo invocation)"
 packages=()
 for f in "${FUNCTIONS[@]}"; do packages+=(-p "$f"); done
