@@ -57,11 +57,6 @@ impl Service {
             Function::Embed => Self::EMBED,
         }
     }
-
-    #[must_use]
-    pub const fn function(self) -> Function {
-        self.function
-    }
 }
 
 fn health_endpoints<'a>(deps: &'a Deps, _: Matched, _: &'a Request) -> Reply<'a> {

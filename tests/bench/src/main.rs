@@ -1,6 +1,6 @@
 //! `make bench`'s measuring tool: the criterion microbenchmarks, cold start of the function
-//! binaries, the embed mint under load, and discovery at scale, against moto (`AWS_ENDPOINT_URL`) and the in-process Metabase
-//! emulator. Method and results: BENCHMARKS.md.
+//! binaries, the embed mint under load, and discovery at scale, against moto
+//! (`AWS_ENDPOINT_URL`) and the in-process Metabase emulator. Method and results: BENCHMARKS.md.
 
 mod coldstart;
 mod counting;
@@ -30,9 +30,9 @@ enum Command {
         #[arg(long)]
         filter: Option<String>,
     },
-    /// Spawn → first runtime-API `next` of each release binary, and the embed function's first mint.
+    /// Spawn → first runtime-API `next` of each function binary, and the embed function's first mint.
     Coldstart {
-        /// Where the host release binaries are (`cargo build --release`).
+        /// Where the host function binaries are (`make bench`: target/bench-release).
         #[arg(long, default_value = "target/release")]
         bin_dir: PathBuf,
         #[arg(long, default_value_t = 20)]
@@ -59,14 +59,15 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let command = Cli::parse().command;
-    if let Command::Micro { filter } = &command {
-        micro::run(filter.as_deref());
-        return Ok(());
+    if !matches!(command, Command::Micro { .. }) {
+        // Fails loudly (with how to start it) when moto is not there.
+        tenantbase_tests::aws_endpoint();
     }
-    // Fails loudly (with how to start it) when moto is not there.
-    tenantbase_tests::aws_endpoint();
     match command {
-        Command::Micro { .. } => unreachable!("handled above"),
+        Command::Micro { filter } => {
+            micro::run(filter.as_deref());
+            Ok(())
+        }
         Command::Coldstart { bin_dir, runs } => coldstart::run(&bin_dir, runs).await,
         Command::EmbedLoad { requests, concurrency } => embed_load::run(requests, &concurrency).await,
         Command::Discovery { workspaces, dashboards, latency_ms } => {
