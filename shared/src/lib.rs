@@ -20,6 +20,7 @@ pub mod items;
 pub mod lint;
 pub mod metabase;
 pub mod routes;
+mod runtime;
 pub mod secrets;
 pub mod signer;
 pub mod store;

@@ -1,7 +1,6 @@
 //! The `discovery` Lambda function: HTTP routes and the scheduled sweep in one binary; its logic
 //! lives in the shared crate.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenantbase::discovery::serve().await
+fn main() -> Result<(), lambda_http::Error> {
+    tenantbase::discovery::main()
 }

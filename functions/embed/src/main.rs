@@ -2,7 +2,6 @@
 
 use tenantbase::api::Service;
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenantbase::api::serve(Service::EMBED).await
+fn main() -> Result<(), lambda_http::Error> {
+    tenantbase::api::main(Service::EMBED)
 }

@@ -2,7 +2,6 @@
 
 use tenantbase::api::Service;
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenantbase::api::serve(Service::HEALTH).await
+fn main() -> Result<(), lambda_http::Error> {
+    tenantbase::api::main(Service::HEALTH)
 }

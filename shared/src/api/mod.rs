@@ -1,5 +1,5 @@
 //! Request dispatch for the HTTP functions: route, call the endpoint, map errors. A function's
-//! `main` calls [`serve`] with its [`Service`] and nothing else.
+//! `main` calls [`main`] with its [`Service`] and nothing else.
 //!
 //! Each function's binary links only its own handlers: a [`Service`] constant names one
 //! function's code, and only the `main` that uses it refers to it. (Dispatching on a runtime
@@ -38,13 +38,10 @@ pub struct Service {
 
 impl Service {
     pub const HEALTH: Self = Self { function: Function::Health, endpoints: health_endpoints };
-    pub const SIGNUP: Self =
-        Self { function: Function::Signup, endpoints: |d, m, r| Box::pin(signup::handle(d, m, r)) };
-    pub const WORKSPACES: Self =
-        Self { function: Function::Workspaces, endpoints: |d, m, r| Box::pin(workspaces::handle(d, m, r)) };
-    pub const DISCOVERY: Self =
-        Self { function: Function::Discovery, endpoints: |d, m, r| Box::pin(discovery::handle(d, m, r)) };
-    pub const EMBED: Self = Self { function: Function::Embed, endpoints: |d, m, r| Box::pin(embed::handle(d, m, r)) };
+    pub const SIGNUP: Self = Self { function: Function::Signup, endpoints: signup_endpoints };
+    pub const WORKSPACES: Self = Self { function: Function::Workspaces, endpoints: workspaces_endpoints };
+    pub const DISCOVERY: Self = Self { function: Function::Discovery, endpoints: discovery_endpoints };
+    pub const EMBED: Self = Self { function: Function::Embed, endpoints: embed_endpoints };
 
     /// The service of `function`. Refers to every handler: not for a function's `main`.
     #[must_use]
@@ -59,6 +56,25 @@ impl Service {
     }
 }
 
+// Each function's endpoints are a named function rather than a closure in its constant: a
+// closure is compiled again in every crate that uses it, which put each function's handlers
+// into its binary's own (slow, optimised) compilation instead of this crate's.
+fn signup_endpoints<'a>(deps: &'a Deps, matched: Matched, request: &'a Request) -> Reply<'a> {
+    Box::pin(signup::handle(deps, matched, request))
+}
+
+fn workspaces_endpoints<'a>(deps: &'a Deps, matched: Matched, request: &'a Request) -> Reply<'a> {
+    Box::pin(workspaces::handle(deps, matched, request))
+}
+
+fn discovery_endpoints<'a>(deps: &'a Deps, matched: Matched, request: &'a Request) -> Reply<'a> {
+    Box::pin(discovery::handle(deps, matched, request))
+}
+
+fn embed_endpoints<'a>(deps: &'a Deps, matched: Matched, request: &'a Request) -> Reply<'a> {
+    Box::pin(embed::handle(deps, matched, request))
+}
+
 fn health_endpoints<'a>(deps: &'a Deps, _: Matched, _: &'a Request) -> Reply<'a> {
     Box::pin(async move {
         let report = health::check(deps).await;
@@ -66,12 +82,18 @@ fn health_endpoints<'a>(deps: &'a Deps, _: Matched, _: &'a Request) -> Reply<'a>
     })
 }
 
-/// Runs `service` on the Lambda runtime: tracing, configuration and clients once, then one
-/// dispatch per request.
+/// An HTTP function's whole `main`: runs `service` on the Lambda runtime (see [`crate::runtime`]
+/// for why this is not an `async fn`).
 ///
 /// # Errors
-/// Initialisation failed (invalid configuration) or the runtime stopped.
-pub async fn serve(service: Service) -> Result<(), lambda_http::Error> {
+/// The Tokio runtime could not start, initialisation failed (invalid configuration) or the
+/// Lambda runtime stopped.
+pub fn main(service: Service) -> Result<(), lambda_http::Error> {
+    crate::runtime::build()?.block_on(serve(service))
+}
+
+/// Tracing, configuration and clients once, then one dispatch per request.
+async fn serve(service: Service) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
     let deps = Deps::init().await?;
     tracing::info!(function = service.function.name(), "initialised");

@@ -64,11 +64,17 @@ pub async fn handle(deps: &Deps, event: Value, log_stream: &str) -> Result<Value
     }
 }
 
-/// Runs the bootstrap function on the Lambda runtime.
+/// The bootstrap function's whole `main`: runs it on the Lambda runtime (see
+/// [`crate::runtime`] for why this is not an `async fn`).
 ///
 /// # Errors
-/// Initialisation failed (invalid configuration) or the runtime stopped.
-pub async fn serve() -> Result<(), lambda_runtime::Error> {
+/// The Tokio runtime could not start, initialisation failed (invalid configuration) or the
+/// Lambda runtime stopped.
+pub fn main() -> Result<(), lambda_runtime::Error> {
+    crate::runtime::build()?.block_on(serve())
+}
+
+async fn serve() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
     let deps = Deps::init().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

@@ -101,11 +101,17 @@ fn gateway_response(response: HttpResponse) -> Value {
     })
 }
 
-/// Runs the discovery function on the Lambda runtime.
+/// The discovery function's whole `main`: runs it on the Lambda runtime (see
+/// [`crate::runtime`] for why this is not an `async fn`).
 ///
 /// # Errors
-/// Initialisation failed (invalid configuration) or the runtime stopped.
-pub async fn serve() -> Result<(), lambda_runtime::Error> {
+/// The Tokio runtime could not start, initialisation failed (invalid configuration) or the
+/// Lambda runtime stopped.
+pub fn main() -> Result<(), lambda_runtime::Error> {
+    crate::runtime::build()?.block_on(serve())
+}
+
+async fn serve() -> Result<(), lambda_runtime::Error> {
     crate::telemetry::init();
     let deps = Deps::init().await?;
     tracing::info!(function = Function::Discovery.name(), "initialised");

@@ -15,7 +15,7 @@ mod sync;
 use serde::Serialize;
 
 pub use events::{EVENT_SOURCE, detail_type};
-pub use lambda::{Invocation, handle_event, serve};
+pub use lambda::{Invocation, handle_event, main};
 pub use sync::{sweep, sync_workspace};
 
 use crate::ids::WorkspaceId;

@@ -46,7 +46,9 @@ impl Started {
     }
 }
 
-async fn start(binary: &Path, stack: &Stack, warm: bool) -> anyhow::Result<Started> {
+/// Starts `binary` with the environment Lambda would give it; `warm` sets `WARM_CONNECTIONS`,
+/// `None` leaves it unset (the function's default).
+async fn start(binary: &Path, stack: &Stack, warm: Option<bool>) -> anyhow::Result<Started> {
     let mut api = RuntimeApi::start().await?;
     let name = binary.file_name().and_then(|n| n.to_str()).unwrap_or("function");
     let config = &stack.deps.config;
@@ -62,11 +64,14 @@ async fn start(binary: &Path, stack: &Stack, warm: bool) -> anyhow::Result<Start
         .env("SECRET_ID", &stack.secret_id)
         .env("METABASE_URL", config.metabase_url.as_str().trim_end_matches('/'))
         .env("METABASE_SITE_URL", config.metabase_site_url.as_str().trim_end_matches('/'))
-        .env("WARM_CONNECTIONS", if warm { "true" } else { "false" })
+        .env_remove("WARM_CONNECTIONS")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true);
+    if let Some(warm) = warm {
+        command.env("WARM_CONNECTIONS", warm.to_string());
+    }
     let spawned = Instant::now();
     let mut child = command.spawn().with_context(|| format!("spawn {}", binary.display()))?;
     let ready = tokio::select! {
@@ -81,18 +86,25 @@ async fn start(binary: &Path, stack: &Stack, warm: bool) -> anyhow::Result<Start
 pub async fn run(bin_dir: &Path, runs: usize) -> anyhow::Result<()> {
     let binaries: Vec<PathBuf> = FUNCTIONS.iter().map(|f| bin_dir.join(f)).collect();
     for binary in &binaries {
-        ensure!(binary.is_file(), "{} is missing: build the functions with `cargo build --release`", binary.display());
+        ensure!(
+            binary.is_file(),
+            "{} is missing: build the functions with `make bench` (profile bench-release) or pass --bin-dir",
+            binary.display()
+        );
     }
     let stack = Stack::bootstrapped().await;
     let target = seed::embed_target(&stack).await?;
 
-    println!("cold start: spawn → first GET /runtime/invocation/next, {runs} runs each (after one unrecorded run)");
+    println!(
+        "cold start: spawn → first GET /runtime/invocation/next, {runs} runs each (after one unrecorded run), \
+         default configuration (WARM_CONNECTIONS unset)"
+    );
     println!("{:<11} {:<70} peak RSS (VmHWM, median)", "function", "time to first next");
     for binary in &binaries {
-        start(binary, &stack, true).await?.stop().await?;
+        start(binary, &stack, None).await?.stop().await?;
         let (mut times, mut rss) = (Vec::new(), Vec::new());
         for _ in 0..runs {
-            let started = start(binary, &stack, true).await?;
+            let started = start(binary, &stack, None).await?;
             times.push(started.init);
             rss.push(started.peak_rss_kib()?);
             started.stop().await?;
@@ -122,7 +134,7 @@ async fn first_invocation(binary: &Path, stack: &Stack, target: &EmbedTarget, ru
     let mut results: [FirstInvocations; 2] = Default::default();
     for run in 0..=runs {
         for (i, warm) in [false, true].into_iter().enumerate() {
-            let started = start(binary, stack, warm).await?;
+            let started = start(binary, stack, Some(warm)).await?;
             let sent = Instant::now();
             let answer = started.api.invoke(event.clone()).await?;
             let first = answer.at.duration_since(sent);

@@ -1,12 +1,11 @@
-//! `make bench`'s measuring tool: the criterion microbenchmarks, cold start of the function
-//! binaries, the embed mint under load, and discovery at scale, against moto
-//! (`AWS_ENDPOINT_URL`) and the in-process Metabase emulator. Method and results: BENCHMARKS.md.
+//! `make bench`'s measuring tool: cold start of the function binaries, the embed mint under
+//! load, and discovery at scale, against moto (`AWS_ENDPOINT_URL`) and the in-process Metabase
+//! emulator. The microbenchmarks are `tenantbase-micro`. Method and results: BENCHMARKS.md.
 
 mod coldstart;
 mod counting;
 mod discovery_scale;
 mod embed_load;
-mod micro;
 mod runtime_api;
 mod seed;
 mod stats;
@@ -24,16 +23,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The criterion microbenchmarks (no I/O; needs no emulator).
-    Micro {
-        /// Only the benchmarks whose name matches this regular expression.
-        #[arg(long)]
-        filter: Option<String>,
-    },
     /// Spawn → first runtime-API `next` of each function binary, and the embed function's first mint.
     Coldstart {
-        /// Where the host function binaries are (`make bench`: target/bench-release).
-        #[arg(long, default_value = "target/release")]
+        /// Where the host function binaries are.
+        #[arg(long, default_value = "target/bench-release")]
         bin_dir: PathBuf,
         #[arg(long, default_value_t = 20)]
         runs: usize,
@@ -59,15 +52,9 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let command = Cli::parse().command;
-    if !matches!(command, Command::Micro { .. }) {
-        // Fails loudly (with how to start it) when moto is not there.
-        tenantbase_tests::aws_endpoint();
-    }
+    // Fails loudly (with how to start it) when moto is not there.
+    tenantbase_tests::aws_endpoint();
     match command {
-        Command::Micro { filter } => {
-            micro::run(filter.as_deref());
-            Ok(())
-        }
         Command::Coldstart { bin_dir, runs } => coldstart::run(&bin_dir, runs).await,
         Command::EmbedLoad { requests, concurrency } => embed_load::run(requests, &concurrency).await,
         Command::Discovery { workspaces, dashboards, latency_ms } => {

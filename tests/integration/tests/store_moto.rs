@@ -109,6 +109,60 @@ async fn a_cancelled_transaction_restores_overwritten_items_and_removes_new_ones
     assert_eq!(store.get::<Record>("EMAIL#taken@example.com", "EMAIL").await.unwrap(), Some(guard));
 }
 
+/// Every kind of attribute value comes back exactly as written from every read the store makes
+/// (GetItem, BatchGetItem, Query, Scan): `tools/aws_emulator.py` writes attribute values in
+/// responses itself instead of through moto's serialiser.
+#[tokio::test]
+async fn every_attribute_type_reads_back_as_written_from_every_read() {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::primitives::Blob;
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+
+    let sdk = tenantbase_tests::sdk_config().await;
+    let store = tenantbase_tests::fresh_table(&sdk).await;
+    let nested = V::M(HashMap::from([
+        ("deep".to_owned(), V::B(Blob::new(b"zz".to_vec()))),
+        ("no".to_owned(), V::Bool(false)),
+        ("none".to_owned(), V::Null(true)),
+    ]));
+    let item: HashMap<String, V> = HashMap::from([
+        ("PK".to_owned(), V::S("WS#types".to_owned())),
+        ("SK".to_owned(), V::S("ITEM#1".to_owned())),
+        ("text".to_owned(), V::S("ünïcode \"quoted\" \\ text".to_owned())),
+        ("empty_text".to_owned(), V::S(String::new())),
+        ("number".to_owned(), V::N("-12.50".to_owned())),
+        ("binary".to_owned(), V::B(Blob::new(vec![0, 255, 10, 13]))),
+        ("strings".to_owned(), V::Ss(vec!["a".to_owned(), "b".to_owned()])),
+        ("numbers".to_owned(), V::Ns(vec!["1".to_owned(), "2.5".to_owned()])),
+        ("binaries".to_owned(), V::Bs(vec![Blob::new(b"x".to_vec()), Blob::new(vec![1])])),
+        ("yes".to_owned(), V::Bool(true)),
+        ("no".to_owned(), V::Bool(false)),
+        ("nothing".to_owned(), V::Null(true)),
+        ("empty_list".to_owned(), V::L(Vec::new())),
+        ("empty_map".to_owned(), V::M(HashMap::new())),
+        ("list".to_owned(), V::L(vec![V::S("v".to_owned()), V::N("3".to_owned()), nested.clone()])),
+        ("map".to_owned(), V::M(HashMap::from([("inner".to_owned(), nested)]))),
+    ]);
+    store.client().put_item().table_name(store.table()).set_item(Some(item.clone())).send().await.unwrap();
+
+    let got = store
+        .client()
+        .get_item()
+        .table_name(store.table())
+        .key("PK", V::S("WS#types".to_owned()))
+        .key("SK", V::S("ITEM#1".to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.item.as_ref(), Some(&item), "GetItem");
+    let keys = [("WS#types".to_owned(), "ITEM#1".to_owned())];
+    assert_eq!(store.batch_get(&keys, true).await.unwrap(), vec![item.clone()], "BatchGetItem");
+    assert_eq!(store.query_partition(None, "WS#types", None).await.unwrap(), vec![item.clone()], "Query");
+    assert_eq!(store.scan_prefixed("WS#", &["ITEM#"], 2).await.unwrap(), vec![item], "Scan");
+}
+
 #[tokio::test]
 async fn missing_table_is_an_error_not_an_outcome() {
     let sdk = tenantbase_tests::sdk_config().await;

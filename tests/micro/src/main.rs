@@ -3,10 +3,12 @@
 //! the records the one `BatchGetItem` returned, sign the embed token and URL), the isolation lint
 //! of a 50-card dashboard, and the (de)serialisation of the records a mint reads. No I/O.
 //!
-//! Criterion runs as a library inside this tool rather than as a `cargo bench` target, so that
+//! Criterion runs as a library inside this binary rather than as a `cargo bench` target, so that
 //! `make bench` builds it together with the functions in one cargo invocation: a bench target
 //! would bring in dev-dependencies, change the features of shared dependencies and rebuild them.
 //! Results go to `$CRITERION_HOME` (`make bench`: `target/criterion`).
+//!
+//! `tenantbase-micro [--filter REGEX]`: only the benchmarks whose name matches.
 
 use std::hint::black_box;
 
@@ -100,9 +102,19 @@ fn items(c: &mut Criterion) {
 }
 
 /// Runs every microbenchmark; `filter` (a regular expression) keeps those whose name matches.
-pub fn run(filter: Option<&str>) {
+/// The criterion microbenchmarks (no I/O; needs no emulator).
+#[derive(clap::Parser)]
+#[command(about = "Tenantbase microbenchmarks (see BENCHMARKS.md)")]
+struct Cli {
+    /// Only the benchmarks whose name matches this regular expression.
+    #[arg(long)]
+    filter: Option<String>,
+}
+
+fn main() {
+    let cli = <Cli as clap::Parser>::parse();
     let mut c = Criterion::default();
-    if let Some(filter) = filter {
+    if let Some(filter) = cli.filter {
         c = c.with_filter(filter);
     }
     hot_path(&mut c);
