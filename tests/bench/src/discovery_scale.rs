@@ -58,13 +58,22 @@ pub async fn run(scale: &Scale) -> anyhow::Result<()> {
     anyhow::ensure!(first.counts.new >= scale.workspaces * scale.dashboards, "the first sweep missed items: {first:?}");
     let steady = sweep(&stack, &http, &counter, "steady-state sweep (nothing new)").await?;
     anyhow::ensure!(steady.counts.new + steady.counts.changed == 0, "the steady sweep found changes: {steady:?}");
-    // The sweep's one read of every item record, alone: on moto it is most of the steady sweep.
-    let scan = Instant::now();
-    let records: usize = tenantbase::items::all_by_workspace(&stack.deps.store).await?.values().map(Vec::len).sum();
+    // The steady sweep's reads, each timed alone, in the order the sweep makes them.
+    let started = Instant::now();
+    let all = tenantbase::workspaces::all(&stack.deps.store).await?.len();
+    println!("  its reads, each timed alone: the workspaces (one Query, {all} records): {:.2} s", secs(started));
+    let metabase = stack.deps.metabase_admin().await?;
+    let started = Instant::now();
+    let listed_dashboards = metabase.all_dashboards().await?.map_or(0, |d| d.len());
+    let listed_cards = metabase.all_cards().await?.map_or(0, |c| c.len());
     println!(
-        "  of which reading every item record (one parallel Scan, {records} records), timed alone: {:.2} s",
-        scan.elapsed().as_secs_f64()
+        "    the two Metabase listings ({listed_dashboards} dashboards, {listed_cards} cards, {} ms latency each): {:.2} s",
+        scale.latency_ms,
+        secs(started)
     );
+    let started = Instant::now();
+    let records: usize = tenantbase::items::all_by_workspace(&stack.deps.store).await?.values().map(Vec::len).sum();
+    println!("    every item record (one parallel Scan, {records} records): {:.2} s", secs(started));
 
     let changed = dashboards[dashboards.len() / 2];
     mb.admin(Method::PUT, &format!("/api/dashboard/{changed}"), json!({"description": "edited"})).await;
@@ -159,4 +168,8 @@ async fn sweep(stack: &Stack, http: &reqwest::Client, counter: &Counter, label: 
     );
     anyhow::ensure!(report.failed == 0, "{} workspaces failed", report.failed);
     Ok(report)
+}
+
+fn secs(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64()
 }
