@@ -34,10 +34,10 @@ echo "rustc:   $(rustc -V)"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
 
 # The tools install (a no-op once installed) while cargo builds; moto is first needed after the
-# microbenchmarks.
+# microbenchmarks. A child like moto: stopped on exit if the build fails first.
 tools_log=target/bench/tools.log
-scripts/tools.sh >"$tools_log" 2>&1 &
-tools_pid=$!
+start_child "$tools_log" scripts/tools.sh
+tools_pid=$LAST_PID
 
 step "build (profile $PROFILE, host: the six functions and the two bench tools, one cargo invocation)"
 packages=()

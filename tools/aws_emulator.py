@@ -129,10 +129,15 @@ _SCALARS = {"S": str, "N": str, "B": _base64, "NULL": lambda flag: flag, "BOOL":
 _SETS = {"SS": str, "NS": str, "BS": _base64}
 
 
+class _LeftToMoto(Exception):
+    """The value holds something moto's serialiser would treat differently."""
+
+
 def _attribute_value(value):
     """An AttributeValue ({"S": ...}, {"M": {...}}, ...) in the wire form moto's serialiser gives
-    it, or None if it holds something that serialiser would treat differently (then it is
-    left to moto)."""
+    it; raises _LeftToMoto for anything else."""
+    if not isinstance(value, dict):
+        raise _LeftToMoto
     wire = {}
     for tag, inner in value.items():
         if inner is None:
@@ -142,17 +147,11 @@ def _attribute_value(value):
         elif tag in _SETS:
             wire[tag] = [_SETS[tag](member) for member in inner]
         elif tag == "M" and isinstance(inner, dict):
-            members = {name: _attribute_value(member) if isinstance(member, dict) else None for name, member in inner.items()}
-            if any(member is None for member in members.values()):
-                return None
-            wire[tag] = members
+            wire[tag] = {name: _attribute_value(member) for name, member in inner.items()}
         elif tag == "L" and isinstance(inner, list):
-            members = [_attribute_value(member) if isinstance(member, dict) else None for member in inner]
-            if any(member is None for member in members):
-                return None
-            wire[tag] = members
+            wire[tag] = [_attribute_value(member) for member in inner]
         else:
-            return None
+            raise _LeftToMoto
     return wire
 
 
@@ -161,8 +160,11 @@ _serialize_structure = moto_serialize.JSONSerializer._serialize_type_structure
 
 def _serialize_type_structure(self, serialized, value, shape, key):
     if shape.name == "AttributeValue" and isinstance(value, dict):
-        wire = _attribute_value(value)
-        if wire is not None:
+        try:
+            wire = _attribute_value(value)
+        except _LeftToMoto:
+            pass
+        else:
             if key:
                 serialized[self.get_serialized_name(shape, key)] = wire
             else:

@@ -101,7 +101,6 @@ fn items(c: &mut Criterion) {
     });
 }
 
-/// Runs every microbenchmark; `filter` (a regular expression) keeps those whose name matches.
 /// The criterion microbenchmarks (no I/O; needs no emulator).
 #[derive(clap::Parser)]
 #[command(about = "Tenantbase microbenchmarks (see BENCHMARKS.md)")]
